@@ -1,0 +1,301 @@
+/**
+ * Ingress router benchmark. One run measures:
+ *   1. HTTP: a small-body upstream reached directly, through the router and
+ *      through nginx (one worker, keep-alive upstream), with wrk;
+ *   2. TCP: 1 GiB each way, directly and through the router.
+ *
+ *   node bench/router.ts [--seconds 5] [--connections 32] [--mib 1024]
+ *                        [--http-upstream HOST:PORT] [--tcp-upstream HOST:PORT]
+ *
+ * --http-upstream points the HTTP part at an existing server (for example
+ * the VMM's forwarded port of a guest running an HTTP server), so "direct"
+ * means the forward itself and "router" means the router in front of it.
+ * --tcp-upstream does the same for TCP; that peer must speak this bench's
+ * tcp-peer protocol (`node bench/router.ts --role tcp-peer --port N`).
+ * Needs `wrk` and `nginx` (Debian packages); nginx is skipped if missing.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Router } from '../src/router/index.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    role: { type: 'string', default: 'main' },
+    port: { type: 'string', default: '0' },
+    upstream: { type: 'string', default: '' },
+    protocol: { type: 'string', default: 'http' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    mib: { type: 'string', default: '1024' },
+    'http-upstream': { type: 'string', default: '' },
+    'tcp-upstream': { type: 'string', default: '' },
+  },
+});
+
+const HOST = '127.0.0.1';
+const CHUNK = Buffer.alloc(1024 * 1024, 'aegis');
+const children: ChildProcess[] = [];
+
+interface Address {
+  host: string;
+  port: number;
+}
+
+function parseAddress(text: string): Address {
+  const at = text.lastIndexOf(':');
+  return { host: text.slice(0, at), port: Number(text.slice(at + 1)) };
+}
+
+/** Prints the bound port on stdout so the parent can read it. */
+function announce(server: net.Server): void {
+  server.listen(Number(args.port), HOST, () => {
+    process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`);
+  });
+}
+
+function runHttpUpstream(): void {
+  const body = Buffer.from('hello from the upstream\n');
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'content-length': body.length,
+    });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  announce(server);
+}
+
+/** First byte 'U': read until FIN, answer "ok". 'D': send N MiB. */
+function runTcpPeer(): void {
+  const mib = Number(args.mib);
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.once('data', (first) => {
+      if (first[0] === 0x55) {
+        socket.resume();
+        socket.on('end', () => socket.end('ok'));
+        return;
+      }
+      void sendMib(socket, mib);
+    });
+  });
+  announce(server);
+}
+
+async function sendMib(socket: net.Socket, mib: number): Promise<void> {
+  for (let i = 0; i < mib; i++) {
+    if (!socket.write(CHUNK)) await once(socket, 'drain');
+  }
+  socket.end();
+}
+
+async function runRouter(): Promise<void> {
+  const upstream = parseAddress(args.upstream);
+  const router = new Router();
+  const listener = await router.listen({
+    bindHost: HOST,
+    hostPort: 0,
+    protocol: args.protocol === 'tcp' ? 'tcp' : 'http',
+    target: { instanceId: 'bench', wake: async () => upstream },
+  });
+  process.stdout.write(`${listener.address.port}\n`);
+}
+
+/** Starts this file in another role and resolves with the port it bound. */
+async function startRole(role: string, extra: string[] = []): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [import.meta.filename, '--role', role, ...extra],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(child);
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  return Number(line.toString().trim());
+}
+
+function startNginx(upstream: Address): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'aegis-bench-nginx-'));
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream app { server ${upstream.host}:${upstream.port}; keepalive 64; }
+  server {
+    listen ${HOST}:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], {
+    stdio: 'inherit',
+  });
+  children.push(child);
+  return waitForPort(port).then(() => port);
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, HOST, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nothing listens on ${HOST}:${port}`);
+}
+
+interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+async function wrk(port: number): Promise<WrkResult> {
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(
+      'wrk',
+      [
+        '-t1',
+        `-c${args.connections}`,
+        `-d${args.seconds}s`,
+        '--latency',
+        `http://${HOST}:${port}/`,
+      ],
+      (error, stdout) => (error ? reject(error) : resolve(stdout)),
+    );
+  });
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]),
+    p50Ms: latencyMs(output, '50%'),
+    p99Ms: latencyMs(output, '99%'),
+  };
+}
+
+function latencyMs(output: string, percentile: string): number {
+  const match = new RegExp(`${percentile}\\s+([\\d.]+)(us|ms|s)`).exec(output);
+  if (match === null) return Number.NaN;
+  const scale = { us: 0.001, ms: 1, s: 1000 }[match[2] as 'us' | 'ms' | 's'];
+  return Number(match[1]) * scale;
+}
+
+/** Moves `mib` MiB one way and returns MiB/s. */
+async function tcpRun(
+  port: number,
+  upload: boolean,
+  mib: number,
+): Promise<number> {
+  const socket = net.connect({ host: HOST, port, allowHalfOpen: true });
+  await once(socket, 'connect');
+  const startedMs = performance.now();
+
+  socket.write(upload ? 'U' : 'D');
+  if (upload) {
+    socket.resume();
+    await sendMib(socket, mib);
+  } else {
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    await once(socket, 'end');
+    if (received !== mib * CHUNK.length) throw new Error('short download');
+    socket.end();
+  }
+  await once(socket, 'close');
+  return mib / ((performance.now() - startedMs) / 1000);
+}
+
+function row(name: string, result: WrkResult, base?: WrkResult): void {
+  const ratio = base ? ` (${((100 * result.rps) / base.rps).toFixed(0)}%)` : '';
+  console.log(
+    `${name.padEnd(8)} ${result.rps.toFixed(0).padStart(8)} req/s${ratio}` +
+      `  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms`,
+  );
+}
+
+async function benchHttp(): Promise<void> {
+  const upstream = args['http-upstream']
+    ? parseAddress(args['http-upstream'])
+    : { host: HOST, port: await startRole('http-upstream') };
+  const target = `${upstream.host}:${upstream.port}`;
+  const routerPort = await startRole('router', ['--upstream', target]);
+  const nginxPort = await startNginx(upstream).catch(() => undefined);
+
+  console.log(`HTTP, wrk -t1 -c${args.connections} -d${args.seconds}s`);
+  await wrk(routerPort); // warm up the router's pool and JIT
+  const direct = await wrk(upstream.port);
+  const routed = await wrk(routerPort);
+  row('direct', direct);
+  row('router', routed, direct);
+  if (nginxPort !== undefined) {
+    const viaNginx = await wrk(nginxPort);
+    row('nginx', viaNginx, direct);
+    console.log(
+      `router/nginx ${((100 * routed.rps) / viaNginx.rps).toFixed(0)}%` +
+        `, router adds ${(routed.p50Ms - direct.p50Ms).toFixed(3)} ms at p50`,
+    );
+  }
+}
+
+async function benchTcp(): Promise<void> {
+  const mib = Number(args.mib);
+  const peerPort = args['tcp-upstream']
+    ? parseAddress(args['tcp-upstream']).port
+    : await startRole('tcp-peer', ['--mib', String(mib)]);
+  const upstream = args['tcp-upstream'] || `${HOST}:${peerPort}`;
+  const routerPort = await startRole('router', [
+    '--upstream',
+    upstream,
+    '--protocol',
+    'tcp',
+  ]);
+
+  console.log(`TCP, ${mib} MiB each way`);
+  for (const upload of [true, false]) {
+    const direct = await tcpRun(peerPort, upload, mib);
+    const routed = await tcpRun(routerPort, upload, mib);
+    console.log(
+      `${upload ? 'upload  ' : 'download'} direct ${direct.toFixed(0)} MiB/s` +
+        `  router ${routed.toFixed(0)} MiB/s` +
+        ` (${((100 * routed) / direct).toFixed(0)}%)`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    await benchHttp();
+    await benchTcp();
+  } finally {
+    for (const child of children) child.kill();
+  }
+}
+
+const roles: Record<string, () => void | Promise<void>> = {
+  main,
+  'http-upstream': runHttpUpstream,
+  'tcp-peer': runTcpPeer,
+  router: runRouter,
+};
+await roles[args.role]!();
