@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite with the project's Node 24. Tests that boot
-# VMs need the guest artifacts: run `bash scripts/setup.sh --test` first.
+# Sets up what the tests need (quick once done), then runs the whole suite
+# with the project's Node 24, or the test files given as arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
 export PATH="$PWD/node_modules/.bin:$PATH"
-node --version
 node --test --test-concurrency="${AEGIS_TEST_CONCURRENCY:-1}" \
   --test-reporter=spec "${@:-test/**/*.test.ts}"

@@ -63,6 +63,8 @@ export class ControlChannel
   #decoder = new FrameDecoder();
   #connected = false;
   #closed = false;
+  /** One connect loop at a time: a second socket would interleave. */
+  #opened = false;
   #hello: Hello | undefined;
   #helloWaiters: Pending[] = [];
   #nextStream = 1;
@@ -90,7 +92,9 @@ export class ControlChannel
 
   /** Starts connecting (and reconnecting) in the background. */
   open(): void {
-    if (this.#socket === undefined && !this.#closed) void this.#connectLoop();
+    if (this.#opened || this.#closed) return;
+    this.#opened = true;
+    void this.#connectLoop();
   }
 
   /** Resolves with the agent's HELLO on the current connection. */

@@ -34,6 +34,11 @@ export interface VmSpec {
   disks: DiskSpec[];
   forwards: PortForward[];
   accel?: AcceleratorChoice;
+  /**
+   * Boot with ACPI, for stock kernels that find virtio-mmio devices only
+   * through ACPI tables (Debian's). The project's kernel boots without.
+   */
+  acpi?: boolean;
 }
 
 export interface VmExit {

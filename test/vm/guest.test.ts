@@ -107,13 +107,15 @@ describe('a booted demo VM', () => {
       cols: 101,
       stdin: true,
     });
-    const output = collect(session.stdout);
-    await session.started;
+    let output = '';
+    session.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    await waitFor(() => /\d+ \d+/.test(output));
     session.resize(50, 132);
     await session.write(Buffer.from('go\n'));
     assert.deepEqual(await session.exited, { exitCode: 0 });
-    const sizes = (await output).match(/\d+ \d+/g);
-    assert.deepEqual(sizes, ['33 101', '50 132']);
+    assert.deepEqual(output.match(/\d+ \d+/g), ['33 101', '50 132']);
   });
 
   it('forwards a signal to an exec session', async () => {

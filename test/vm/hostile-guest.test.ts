@@ -71,7 +71,10 @@ describe('a guest that writes garbage on the control channel', () => {
     const grownMib = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     assert.ok(grownMib < 64, `host memory grew by ${grownMib} MiB`);
     assert.equal(vm.state, 'running');
-    await assert.rejects(vm.channel.ping(500), /TIMEOUT|GUEST_|timed out/);
+    // No agent answers: the request fails cleanly instead of hanging.
+    await assert.rejects(vm.channel.ping(500), (error: { code?: string }) =>
+      ['TIMEOUT', 'GUEST_DISCONNECTED'].includes(error.code ?? ''),
+    );
     assert.equal((await vm.kill()).signal, 'SIGKILL');
   });
 });

@@ -32,7 +32,9 @@ describe('snapshot and restore', () => {
     // The guest clock stands still while saved; restore must correct it.
     await sleep(2_500);
 
-    const restored = await backend.restore(guest.spec, log);
+    // The same host ports as before, as a caller that routes to them would.
+    const spec = { ...guest.spec, forwards: [...guest.vm.forwards] };
+    const restored = await backend.restore(spec, log);
     const dispose = guest.dispose;
     guest = {
       ...guest,

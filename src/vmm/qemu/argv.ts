@@ -34,7 +34,7 @@ export function buildQemuArgs({
     ...['-name', `aegis-${spec.id}`],
     // ACPI off: the guest kernel finds virtio-mmio devices on its command
     // line (QEMU appends them) and boots faster without ACPI tables.
-    ...['-M', 'microvm,acpi=off,rtc=off,memory-backend=mem'],
+    ...['-M', `microvm,acpi=${spec.acpi ? 'on' : 'off'},memory-backend=mem`],
     ...accelArgs(accel),
     ...['-m', memory, '-smp', String(spec.cpus)],
     // Guest RAM in a shared file: a snapshot then writes device state only
@@ -66,15 +66,12 @@ function accelArgs(accel: AcceleratorInfo): string[] {
 }
 
 function kernelCommandLine(spec: VmSpec, accel: AcceleratorInfo): string {
-  const words = [
-    'console=ttyS0',
-    'quiet',
-    'acpi=off',
-    // Skips calibrating the local APIC timer, which is slow under TCG.
-    'noapictimer',
-    // A kernel panic (for instance a crashed agent) powers the VM off.
-    'panic=-1',
-  ];
+  const words = ['console=ttyS0', 'quiet'];
+  // Skips calibrating the local APIC timer, slow under TCG; without ACPI
+  // the PIT then drives the clock (with ACPI there would be none).
+  if (!spec.acpi) words.push('acpi=off', 'noapictimer');
+  // A kernel panic (for instance a crashed agent) powers the VM off.
+  words.push('panic=-1');
   if (accel.accel === 'tcg' && accel.tscKhz !== undefined) {
     words.push(`tsc_early_khz=${accel.tscKhz}`, 'tsc=reliable');
   }
