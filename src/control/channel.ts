@@ -58,6 +58,8 @@ export class ControlChannel
 {
   readonly socketPath: string;
   protocolErrors = 0;
+  /** ERROR frames about single messages on running streams. */
+  guestComplaints = 0;
   #log: Logger;
   #socket: net.Socket | undefined;
   #decoder = new FrameDecoder();
@@ -261,8 +263,10 @@ export class ControlChannel
         this.emit('log', message);
         return;
       case 'started':
-        if (message.stream === 0) this.#workloadStart?.resolve(message.pid);
-        else this.#sessions.get(message.stream)?.onStarted(message.pid);
+        if (message.stream === 0) {
+          this.#workloadStart?.resolve(message.pid);
+          this.#workloadStart = undefined;
+        } else this.#sessions.get(message.stream)?.onStarted(message.pid);
         return;
       case 'output':
         this.#onOutput(socket, message.stream, message.fd, message.data);
@@ -309,18 +313,30 @@ export class ControlChannel
     this.#sessions.delete(stream);
   }
 
+  /**
+   * An ERROR answers a START or EXEC that failed; on a running stream it
+   * is a complaint about one message (docs/protocol.md) and the stream
+   * goes on.
+   */
   #onGuestError(stream: number, errno: number, message: string): void {
     const error = new AegisError(
       'GUEST_ERROR',
       `the guest agent reports: ${message} (errno ${errno})`,
     );
-    if (stream === 0) {
-      this.#workloadStart?.reject(error);
+    const session = this.#sessions.get(stream);
+    if (stream === 0 && this.#workloadStart !== undefined) {
+      this.#workloadStart.reject(error);
       this.#workloadStart = undefined;
-      return;
+    } else if (session !== undefined && !session.hasStarted) {
+      session.onError(error);
+      this.#sessions.delete(stream);
+    } else if (isPowerOfTwo(++this.guestComplaints)) {
+      // The guest decides how often this happens: log sparsely.
+      this.#log.warn(
+        { stream, errno, reason: message, count: this.guestComplaints },
+        'the guest agent rejected a message',
+      );
     }
-    this.#sessions.get(stream)?.onError(error);
-    this.#sessions.delete(stream);
   }
 
   #send(frame: Buffer): boolean {
@@ -370,6 +386,10 @@ export class ControlChannel
     this.#workloadStart?.reject(reason);
     this.#workloadStart = undefined;
   }
+}
+
+function isPowerOfTwo(count: number): boolean {
+  return (count & (count - 1)) === 0;
 }
 
 function notConnected(): AegisError {

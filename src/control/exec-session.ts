@@ -31,6 +31,7 @@ export class ExecSession extends EventEmitter {
   #settleStarted!: { resolve(pid: number): void; reject(e: Error): void };
   #settleExited!: { resolve(s: ExitStatus): void; reject(e: Error): void };
   #done = false;
+  #started = false;
 
   constructor(stream: number, transport: SessionTransport) {
     super();
@@ -50,6 +51,11 @@ export class ExecSession extends EventEmitter {
 
   get done(): boolean {
     return this.#done;
+  }
+
+  /** True once the agent has answered STARTED. */
+  get hasStarted(): boolean {
+    return this.#started;
   }
 
   /** Sends input, waiting for the agent's credit when the window is full. */
@@ -87,6 +93,7 @@ export class ExecSession extends EventEmitter {
   // Called by the channel.
 
   onStarted(pid: number): void {
+    this.#started = true;
     this.#settleStarted.resolve(pid);
   }
 

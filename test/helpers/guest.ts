@@ -148,3 +148,18 @@ export async function collect(stream: AsyncIterable<Buffer>): Promise<string> {
   for await (const chunk of stream) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * How far the guest's wall clock is from the host's, in seconds. The guest
+ * prints whole seconds, so the answer is bounded by the host clock read
+ * before and after asking: 0 when the guest's second lies between them.
+ */
+export async function guestClockSkewS(vm: QemuVm): Promise<number> {
+  const beforeS = Math.floor(Date.now() / 1000);
+  const { stdout } = await execIn(vm, ['date', '+%s']);
+  const afterS = Math.ceil(Date.now() / 1000);
+  const guestS = Number(stdout);
+  if (guestS < beforeS) return beforeS - guestS;
+  if (guestS > afterS) return guestS - afterS;
+  return 0;
+}

@@ -70,8 +70,11 @@ function kernelCommandLine(spec: VmSpec, accel: AcceleratorInfo): string {
   // Skips calibrating the local APIC timer, slow under TCG; without ACPI
   // the PIT then drives the clock (with ACPI there would be none).
   if (!spec.acpi) words.push('acpi=off', 'noapictimer');
-  // A kernel panic (for instance a crashed agent) powers the VM off.
-  words.push('panic=-1');
+  // A kernel panic (for instance a crashed agent) powers the VM off, and
+  // the restart path goes straight to the triple fault that makes QEMU
+  // (with -no-reboot) exit, instead of probing a keyboard controller that
+  // microvm lacks.
+  words.push('panic=-1', 'reboot=t');
   if (accel.accel === 'tcg' && accel.tscKhz !== undefined) {
     words.push(`tsc_early_khz=${accel.tscKhz}`, 'tsc=reliable');
   }
