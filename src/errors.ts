@@ -16,6 +16,10 @@ export const ERROR_CODES = {
   // The host: missing tools, artifacts or permissions.
   HOST_UNSUPPORTED: { httpStatus: 500, exitCode: 5 },
   ARTIFACT_MISSING: { httpStatus: 500, exitCode: 5 },
+  STATE_UNREADABLE: { httpStatus: 500, exitCode: 5 },
+
+  // The daemon, as the CLI sees it.
+  DAEMON_UNAVAILABLE: { httpStatus: 503, exitCode: 9 },
 
   // The VMM and the guest.
   VMM_FAILED: { httpStatus: 500, exitCode: 6 },
