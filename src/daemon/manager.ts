@@ -3,14 +3,10 @@
  * and validates requests into these types; the manager owns instances,
  * their VMs, their router listeners and their logs.
  */
+import type { Readable } from 'node:stream';
 import type { ExecSession } from '../control/exec-session.ts';
 import type { ExecSpec } from '../control/messages.ts';
-import type {
-  Expose,
-  IdlePolicy,
-  Instance,
-  RetryPolicy,
-} from './model.ts';
+import type { Expose, IdlePolicy, Instance, RetryPolicy } from './model.ts';
 
 export interface CreateInstanceRequest {
   name: string | null;
@@ -43,7 +39,33 @@ export interface LogQuery {
   signal?: AbortSignal;
 }
 
+export interface ImageView {
+  /** The image id: the digest of its config. */
+  digest: string;
+  refs: readonly string[];
+  diskBytes: number;
+  createdAt: string;
+}
+
+export interface PullProgress {
+  begin(id: string, totalBytes: number): void;
+  advance(id: string, bytes: number): void;
+  end(id: string, state: 'done' | 'cached' | 'failed'): void;
+}
+
+export interface ImageOperations {
+  pull(ref: string, progress: PullProgress): Promise<ImageView>;
+  /** A docker-save archive or an OCI layout tar; `tag` names each image. */
+  load(source: Readable, tag: string | null): Promise<ImageView[]>;
+  list(): Promise<ImageView[]>;
+  /** Removes a reference; returns the references removed. */
+  remove(ref: string): Promise<string[]>;
+  /** Deletes what no reference names and no instance uses. */
+  prune(): Promise<{ removedImages: readonly string[]; freedBytes: number }>;
+}
+
 export interface InstanceManager {
+  readonly images: ImageOperations;
   /** Validates, records and (when asked) starts; nothing is left behind
    *  when it throws. Name or port conflicts throw CONFLICT. */
   create(request: CreateInstanceRequest): Promise<Instance>;
