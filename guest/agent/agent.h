@@ -48,6 +48,7 @@ enum poll_owner_kind {
 	OWNER_SIGNALS,
 	OWNER_OUTPUT,
 	OWNER_INPUT,
+	OWNER_LEASES,
 };
 
 struct poll_owner {

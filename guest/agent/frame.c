@@ -209,6 +209,7 @@ const char *field_name(uint8_t tag)
 		[TAG_BYTES] = "bytes",
 		[TAG_GRACE_MS] = "grace_ms",
 		[TAG_GROUPS] = "groups",
+		[TAG_HOLD_MS] = "hold_ms",
 	};
 
 	if (tag < sizeof(names) / sizeof(names[0]) && names[tag] != NULL)

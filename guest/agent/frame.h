@@ -35,6 +35,7 @@ enum frame_type {
 	MSG_ERROR = 0x87,
 	MSG_ACK = 0x88,
 	MSG_WINDOW = 0x89,
+	MSG_LEASE = 0x8A,
 };
 
 enum field_tag {
@@ -63,6 +64,7 @@ enum field_tag {
 	TAG_BYTES = 23,
 	TAG_GRACE_MS = 24,
 	TAG_GROUPS = 25,
+	TAG_HOLD_MS = 26,
 };
 
 /* LOG payload: fd byte, flags byte, then the line. */

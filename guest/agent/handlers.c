@@ -8,6 +8,7 @@
 #include "handlers.h"
 
 #include "diag.h"
+#include "lease.h"
 #include "proc.h"
 #include "spawn.h"
 
@@ -93,6 +94,7 @@ static void handle_hello_req(struct agent *agent)
 	field_put_int(&w, TAG_WORKLOAD, agent->workload);
 	if (agent->workload != WORKLOAD_NOT_STARTED)
 		field_put_int(&w, TAG_PID, agent->workload_pid);
+	field_put_int(&w, TAG_HOLD_MS, lease_hello_hold_ms(clock_mono_ms()));
 	channel_send_first(&agent->channel, MSG_HELLO, 0, payload, w.length);
 }
 

@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "diag.h"
 #include "handlers.h"
+#include "lease.h"
 #include "mounts.h"
 #include "net.h"
 #include "proc.h"
@@ -92,6 +93,8 @@ static void boot(struct agent *agent)
 	net_setup(agent->config.ip_cidr, agent->config.gateway);
 	if (agent->config.dns[0] != '\0')
 		net_write_resolv_conf(agent->config.dns);
+
+	lease_open(clock_mono_ms());
 
 	if (channel_open(&agent->channel, handle_frame, agent) < 0)
 		power_off("no control channel");
@@ -184,13 +187,15 @@ static void build_pollset(struct agent *agent, struct pollset *set)
 		pollset_add(set, agent->channel.fd,
 			    channel_poll_events(&agent->channel), OWNER_PORT,
 			    0, 0);
+	if (lease_fd() >= 0)
+		pollset_add(set, lease_fd(), POLLIN, OWNER_LEASES, 0, 0);
 	proc_add_pollfds(agent, set);
 }
 
 static int poll_timeout_ms(const struct agent *agent, int64_t now_ms,
-			   int64_t proc_deadline_ms)
+			   int64_t tick_deadline_ms)
 {
-	int64_t deadline_ms = proc_deadline_ms;
+	int64_t deadline_ms = tick_deadline_ms;
 
 	if (!agent->channel.connected &&
 	    agent->channel.next_check_ms < deadline_ms)
@@ -221,6 +226,8 @@ static void dispatch(struct agent *agent, struct pollset *set)
 			read_signals(agent);
 		else if (owner->kind == OWNER_PORT)
 			channel_on_events(&agent->channel, fd->revents, now_ms);
+		else if (owner->kind == OWNER_LEASES)
+			lease_on_events(now_ms);
 		else if (owner->kind == OWNER_OUTPUT)
 			proc_on_output(agent, owner->slot, owner->which,
 				       fd->fd);
@@ -235,16 +242,20 @@ static void __attribute__((noreturn)) serve(struct agent *agent)
 
 	for (;;) {
 		int64_t now_ms = clock_mono_ms();
-		int64_t proc_deadline_ms;
+		int64_t deadline_ms;
+		int64_t lease_deadline_ms;
 		int timeout_ms;
 
 		channel_check_connection(&agent->channel, now_ms);
-		proc_deadline_ms = proc_tick(agent, now_ms);
+		deadline_ms = proc_tick(agent, now_ms);
+		lease_deadline_ms = lease_tick(&agent->channel, now_ms);
+		if (lease_deadline_ms < deadline_ms)
+			deadline_ms = lease_deadline_ms;
 		channel_flush(&agent->channel);
 		advance_phase(agent, now_ms);
 
 		build_pollset(agent, &set);
-		timeout_ms = poll_timeout_ms(agent, now_ms, proc_deadline_ms);
+		timeout_ms = poll_timeout_ms(agent, now_ms, deadline_ms);
 		if (poll(set.fds, (nfds_t)set.count, timeout_ms) < 0) {
 			if (errno != EINTR)
 				diag("poll: %s", strerror(errno));

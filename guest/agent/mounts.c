@@ -22,6 +22,7 @@
 #define LOWER_DIR "/aegis/lower"
 #define LAYER_DIR "/aegis/layer"
 #define ROOT_DIR "/aegis/root"
+#define AGENT_RUN_DIR "/run/aegis"
 
 static int mount_fs(const char *source, const char *target, const char *type,
 		    unsigned long flags, const char *options)
@@ -254,6 +255,22 @@ static void finish_pseudo_filesystems(void)
 		debug("mount cgroup2: %s", strerror(errno));
 }
 
+/*
+ * The agent's own tmpfs at /run/aegis, for keepalive leases
+ * (docs/keepalive.md): empty at every boot, and never written to the
+ * layer. /run itself stays the image's, since images ship directories
+ * there (a daemon's socket directory, owned by its user).
+ */
+static void mount_agent_run(void)
+{
+	const unsigned long quiet = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (make_dir("/run", 0755) < 0 || make_dir(AGENT_RUN_DIR, 0755) < 0)
+		return;
+	mount_fs("tmpfs", AGENT_RUN_DIR, "tmpfs", quiet,
+		 "mode=0755,size=2m,nr_inodes=1024");
+}
+
 int mounts_enter_root(const struct boot_config *config)
 {
 	if (make_dir("/aegis", 0755) < 0)
@@ -268,5 +285,6 @@ int mounts_enter_root(const struct boot_config *config)
 		return -1;
 
 	finish_pseudo_filesystems();
+	mount_agent_run();
 	return 0;
 }

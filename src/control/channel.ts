@@ -36,6 +36,12 @@ export interface ControlChannelEvents {
   hello: [Hello];
   log: [LogRecord];
   'workload-exit': [ExitStatus];
+  /**
+   * The workload asks to stay awake for holdMs from now (0: no lease).
+   * The guest sends it only when the hold changes; the deadline is the
+   * host's to keep. A new connection's HELLO carries the hold as well.
+   */
+  lease: [holdMs: number];
   'protocol-error': [Error];
 }
 
@@ -283,6 +289,9 @@ export class ControlChannel
         return;
       case 'window':
         this.#sessions.get(message.stream)?.onWindow(message.bytes);
+        return;
+      case 'lease':
+        this.emit('lease', message.holdMs);
         return;
     }
   }

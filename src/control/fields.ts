@@ -30,6 +30,7 @@ export const Tag = {
   bytes: 23,
   graceMs: 24,
   groups: 25,
+  holdMs: 26,
 } as const;
 
 const FIELD_HEADER_BYTES = 5;

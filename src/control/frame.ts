@@ -29,6 +29,7 @@ export const MessageType = {
   ERROR: 0x87,
   ACK: 0x88,
   WINDOW: 0x89,
+  LEASE: 0x8a,
 } as const;
 
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
@@ -43,6 +44,7 @@ const GUEST_TYPES = new Set<number>([
   MessageType.ERROR,
   MessageType.ACK,
   MessageType.WINDOW,
+  MessageType.LEASE,
 ]);
 
 export interface Frame {

@@ -34,6 +34,8 @@ export type GuestMessage =
       nowNs: bigint;
       workload: WorkloadState;
       pid: number | undefined;
+      /** The workload's keepalive hold from now; absent from old agents. */
+      holdMs: number | undefined;
     }
   | { kind: 'log'; fd: 'stdout' | 'stderr'; partial: boolean; line: Buffer }
   | { kind: 'started'; stream: number; pid: number }
@@ -41,7 +43,8 @@ export type GuestMessage =
   | { kind: 'exit'; stream: number; status: ExitStatus }
   | { kind: 'error'; stream: number; errno: number; message: string }
   | { kind: 'ack'; stream: number }
-  | { kind: 'window'; stream: number; bytes: number };
+  | { kind: 'window'; stream: number; bytes: number }
+  | { kind: 'lease'; holdMs: number };
 
 /** How a guest process ended: an exit code, or the signal that killed it. */
 export type ExitStatus =
@@ -50,6 +53,8 @@ export type ExitStatus =
 
 const MAX_PID = 4_194_304;
 const MAX_WINDOW_BYTES = 1 << 30;
+/** docs/keepalive.md: a lease lasts at most a day. */
+export const MAX_HOLD_MS = 86_400_000;
 
 // Host to guest.
 
@@ -153,6 +158,9 @@ export function parseGuestMessage(frame: Frame): GuestMessage {
       );
       return { kind: 'window', stream, bytes };
     }
+    case MessageType.LEASE:
+      if (stream !== 0) throw malformed(`a lease on stream ${stream}`);
+      return { kind: 'lease', holdMs: parseHold(Fields.parse(payload)) };
     default:
       throw malformed(`unexpected frame type 0x${type.toString(16)}`);
   }
@@ -170,7 +178,12 @@ function parseHello(fields: Fields): GuestMessage {
     nowNs: fields.integer(Tag.nowNs) ?? 0n,
     workload: states[workloadCode]!,
     pid: fields.boundedInteger(Tag.pid, 1, MAX_PID),
+    holdMs: fields.boundedInteger(Tag.holdMs, 0, MAX_HOLD_MS),
   };
+}
+
+function parseHold(fields: Fields): number {
+  return required(fields.boundedInteger(Tag.holdMs, 0, MAX_HOLD_MS));
 }
 
 function parseLog(payload: Buffer): GuestMessage {
