@@ -20,4 +20,6 @@ make -s -C guest/agent OUT="$out"
 node_modules/.bin/node scripts/build-initrd.ts "$out/aegis-agent" \
   "$out/initrd.img"
 bash guest/demo/build.sh "$out" >/dev/null
+node_modules/.bin/node scripts/build-demo-image.ts "$out/demo-rootfs" \
+  guest/demo/image.json "$out/demo.oci.tar"
 echo "setup: guest artifacts are in build/guest"

@@ -84,4 +84,6 @@ export interface VmmBackend {
   boot(spec: VmSpec, log?: Logger): Promise<Vm>;
   /** Starts a new VMM from the snapshot in spec.runDir, running. */
   restore(spec: VmSpec, log?: Logger): Promise<Vm>;
+  /** Takes over a VMM that an earlier process started (by its pid). */
+  attach(spec: VmSpec, pid: number, log?: Logger): Promise<Vm>;
 }

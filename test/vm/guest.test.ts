@@ -9,7 +9,6 @@ import { after, before, describe, it } from 'node:test';
 import type { LogRecord } from '../../src/control/channel.ts';
 import {
   bootVm,
-  collect,
   demoWorkload,
   execIn,
   guestClockSkewS,

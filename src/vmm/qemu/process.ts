@@ -11,10 +11,14 @@ export const QEMU_BINARY = process.env.AEGIS_QEMU ?? 'qemu-system-x86_64';
 const QMP_READY_TIMEOUT_MS = 10_000;
 
 export interface QemuProcess {
-  child: ChildProcess;
+  pid: number;
+  kill(signal: NodeJS.Signals): void;
   exited: Promise<VmExit>;
   qmp: QmpClient;
 }
+
+/** How often a VMM that is not our child is checked for life. */
+const ATTACHED_POLL_MS = 250;
 
 /**
  * Spawns QEMU with its output appended to vmmLogPath, and connects to its
@@ -28,16 +32,57 @@ export async function spawnQemu(
   const logFd = openSync(vmmLogPath, 'a');
   let child: ChildProcess;
   try {
+    // Its own process group: a Ctrl-C meant for the daemon's terminal
+    // must not reach the VMs, which outlive a daemon restart.
     child = spawn(QEMU_BINARY, args, {
       stdio: ['ignore', logFd, logFd],
-      detached: false,
+      detached: true,
     });
   } finally {
     closeSync(logFd);
   }
   const exited = watchExit(child);
   const qmp = await connectQmp(qmpSocket, exited, vmmLogPath, child);
-  return { child, exited, qmp };
+  return {
+    pid: child.pid ?? 0,
+    kill: (signal) => child.kill(signal),
+    exited,
+    qmp,
+  };
+}
+
+/**
+ * Takes over a VMM a previous daemon started. It is not our child, so its
+ * end is noticed by its monitor closing and by polling its pid, and its
+ * exit status is unknown.
+ */
+export async function attachQemu(
+  pid: number,
+  qmpSocket: string,
+): Promise<QemuProcess> {
+  const qmp = await QmpClient.connect(qmpSocket);
+  const exited = new Promise<VmExit>((resolve) => {
+    const check = () => {
+      if (isAlive(pid)) return;
+      clearInterval(timer);
+      resolve({ code: null, signal: null, at: new Date() });
+    };
+    const timer = setInterval(check, ATTACHED_POLL_MS);
+    qmp.once('close', () => setTimeout(check, 20));
+  });
+  const kill = (signal: NodeJS.Signals) => {
+    if (isAlive(pid)) process.kill(pid, signal);
+  };
+  return { pid, kill, exited, qmp };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function watchExit(child: ChildProcess): Promise<VmExit> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { AegisError, describeError, isAegisError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log.ts';
@@ -6,7 +7,12 @@ import { assignHostPorts } from '../ports.ts';
 import { validateVmSpec } from '../validate.ts';
 import { detectAccelerator } from './accel.ts';
 import { buildQemuArgs, runPaths } from './argv.ts';
-import { lastLines, type QemuProcess, spawnQemu } from './process.ts';
+import {
+  attachQemu,
+  lastLines,
+  type QemuProcess,
+  spawnQemu,
+} from './process.ts';
 import { IGNORE_SHARED, QemuVm, shellQuote } from './qemu-vm.ts';
 
 /** Attempts when an automatically chosen host port was taken meanwhile. */
@@ -23,7 +29,7 @@ export class QemuBackend implements VmmBackend {
     const vmLog = log.child({ instance: spec.id });
     const { qemu, forwards, accel } = await this.#spawn(spec, false);
     vmLog.info(
-      { pid: qemu.child.pid, accel: accel.accel, reason: accel.reason },
+      { pid: qemu.pid, accel: accel.accel, reason: accel.reason },
       'VM booting',
     );
     const vm = new QemuVm(spec, forwards, qemu, vmLog, 'running');
@@ -38,7 +44,7 @@ export class QemuBackend implements VmmBackend {
     try {
       await migrateIn(qemu, runPaths(spec.runDir).state);
     } catch (error) {
-      qemu.child.kill('SIGKILL');
+      qemu.kill('SIGKILL');
       await qemu.exited;
       throw error;
     }
@@ -54,6 +60,28 @@ export class QemuBackend implements VmmBackend {
       },
     );
     vmLog.info({ durationMs: performance.now() - started }, 'VM restored');
+    return vm;
+  }
+
+  /**
+   * Takes over a VM that a previous daemon started and left running: its
+   * monitor and control channel are reconnected, its forwards read back
+   * from its command line.
+   */
+  async attach(
+    spec: VmSpec,
+    pid: number,
+    log: Logger = silentLogger,
+  ): Promise<QemuVm> {
+    const vmLog = log.child({ instance: spec.id });
+    const forwards = readForwards(pid, spec.id);
+    const paths = runPaths(spec.runDir);
+    const qemu = await attachQemu(pid, paths.qmpSocket);
+    const status = await qemu.qmp.execute<{ status: string }>('query-status');
+    const state = status.status === 'running' ? 'running' : 'paused';
+    const vm = new QemuVm(spec, forwards, qemu, vmLog, state);
+    vm.channel.open();
+    vmLog.info({ pid, state }, 'VM re-attached');
     return vm;
   }
 
@@ -126,3 +154,29 @@ async function migrateIn(qemu: QemuProcess, statePath: string): Promise<void> {
     `restoring from ${statePath} took over ${RESTORE_TIMEOUT_MS} ms`,
   );
 }
+
+/**
+ * The host ports a running QEMU forwards, from its command line; only a
+ * QEMU started for this VM (named `aegis-ID`) is taken over.
+ */
+function readForwards(pid: number, id: string): PortForward[] {
+  let words: string[];
+  try {
+    words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    words = [];
+  }
+  if (!words.includes(`aegis-${id}`)) {
+    throw new AegisError(
+      'VMM_EXITED',
+      `process ${pid} is not the VMM of ${id}; it has exited`,
+    );
+  }
+  const forwards: PortForward[] = [];
+  for (const match of words.join(' ').matchAll(HOSTFWD)) {
+    forwards.push({ hostPort: Number(match[1]), guestPort: Number(match[2]) });
+  }
+  return forwards;
+}
+
+const HOSTFWD = /hostfwd=tcp:127\.0\.0\.1:(\d+)-:(\d+)/g;

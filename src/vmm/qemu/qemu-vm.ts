@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { rename, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlChannel } from '../../control/channel.ts';
@@ -31,7 +30,7 @@ export class QemuVm implements Vm {
   readonly forwards: readonly PortForward[];
   readonly channel: ControlChannel;
   readonly exited: Promise<VmExit>;
-  #child: ChildProcess;
+  #process: QemuProcess;
   #qmp: QmpClient;
   #log: Logger;
   #state: VmState;
@@ -45,7 +44,7 @@ export class QemuVm implements Vm {
   ) {
     this.spec = spec;
     this.forwards = forwards;
-    this.#child = qemu.child;
+    this.#process = qemu;
     this.#qmp = qemu.qmp;
     this.#log = log;
     this.#state = state;
@@ -55,7 +54,7 @@ export class QemuVm implements Vm {
   }
 
   get pid(): number {
-    return this.#child.pid ?? 0;
+    return this.#process.pid;
   }
 
   get state(): VmState {
@@ -112,12 +111,12 @@ export class QemuVm implements Vm {
       if (exit !== undefined) return exit;
       this.#log.warn({ timeoutMs }, 'guest did not power off in time');
     }
-    this.#child.kill('SIGKILL');
+    this.#process.kill('SIGKILL');
     return this.exited;
   }
 
   async kill(): Promise<VmExit> {
-    if (this.#state !== 'exited') this.#child.kill('SIGKILL');
+    if (this.#state !== 'exited') this.#process.kill('SIGKILL');
     return this.exited;
   }
 

@@ -1,0 +1,15 @@
+/**
+ * Runs one operation at a time per instance, in arrival order. Lifecycle
+ * steps (start, stop, pause, wake, remove) never interleave, so a hundred
+ * connections arriving at a paused instance cause exactly one resume: the
+ * first does it, the rest find it running.
+ */
+export class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(operation, operation);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}

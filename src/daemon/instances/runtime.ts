@@ -1,0 +1,418 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExecSession } from '../../control/exec-session.ts';
+import type { ExecSpec, ExitStatus } from '../../control/messages.ts';
+import { AegisError, describeError } from '../../errors.ts';
+import type { GuestArtifacts } from '../../guest/artifacts.ts';
+import { createLayerDisk } from '../../guest/layer.ts';
+import type { ImageStore, ResolvedImage } from '../../images/index.ts';
+import type { Logger } from '../../log.ts';
+import type {
+  Router,
+  RouterListener,
+  UpstreamAddress,
+} from '../../router/index.ts';
+import type { Vm, VmExit, VmmBackend, VmSpec } from '../../vmm/backend.ts';
+import { runPaths } from '../../vmm/qemu/argv.ts';
+import { LogStore } from '../logs/log-store.ts';
+import type { Instance, InstanceState, InstanceStatus } from '../model.ts';
+import type { InstanceStore } from '../store/store.ts';
+import { LogLines } from './log-lines.ts';
+import { Mutex } from './mutex.ts';
+import { resolveUser } from './users.ts';
+import { workloadSpec } from './workload.ts';
+
+export interface RuntimeDeps {
+  backend: VmmBackend;
+  router: Router;
+  store: InstanceStore;
+  images: ImageStore;
+  guest: GuestArtifacts;
+  log: Logger;
+}
+
+/** Sparse: only what the guest writes takes room on the host. */
+const LAYER_DISK_MIB = 4096;
+const HELLO_TIMEOUT_MS = 60_000;
+/** Why the VM is going away, when the daemon itself made it go. */
+type Leaving = 'stop' | 'hibernate' | 'remove' | undefined;
+
+/**
+ * One instance at run time: its VM (when it has one), its router
+ * listeners (for as long as the instance exists) and its log. Every
+ * lifecycle step runs under the instance's mutex.
+ */
+export class InstanceRuntime {
+  instance: Instance;
+  readonly dir: string;
+  readonly logs: LogStore;
+  #deps: RuntimeDeps;
+  #log: Logger;
+  #lock = new Mutex();
+  #vm: Vm | undefined;
+  #listeners: RouterListener[] = [];
+  #leaving: Leaving;
+  #workloadExit: ExitStatus | undefined;
+  #exitWaiters: (() => void)[] = [];
+
+  constructor(instance: Instance, dir: string, deps: RuntimeDeps) {
+    this.instance = instance;
+    this.dir = dir;
+    this.#deps = deps;
+    this.#log = deps.log.child({ instance: instance.id });
+    this.logs = new LogStore(path.join(dir, 'logs'));
+  }
+
+  get id(): string {
+    return this.instance.id;
+  }
+
+  get state(): InstanceState {
+    return this.instance.status.state;
+  }
+
+  /**
+   * Brings the record in line with reality after a daemon start. A VM the
+   * previous daemon left running is not this daemon's child: it is ended
+   * and the instance marked failed, since its memory cannot be saved now.
+   */
+  async recover(): Promise<void> {
+    const { state, vmmPid } = this.instance.status;
+    if (!['starting', 'running', 'paused', 'stopping'].includes(state)) return;
+    if (vmmPid !== null) killVmm(vmmPid, this.id);
+    this.#setStatus({
+      state: 'failed',
+      vmmPid: null,
+      reason: 'the daemon stopped without hibernating this instance',
+      finishedAt: new Date().toISOString(),
+    });
+  }
+
+  /** Claims every exposed host port; CONFLICT when one is taken. */
+  async bindListeners(): Promise<void> {
+    const { exposes, retry } = this.instance.config;
+    try {
+      for (const expose of exposes) {
+        const listener = await this.#deps.router.listen({
+          bindHost: expose.bindHost,
+          hostPort: expose.hostPort,
+          protocol: expose.protocol,
+          retry,
+          target: {
+            instanceId: this.id,
+            wake: () => this.upstream(expose.guestPort),
+          },
+        });
+        this.#listeners.push(listener);
+      }
+    } catch (error) {
+      await this.closeListeners();
+      throw error;
+    }
+  }
+
+  async closeListeners(): Promise<void> {
+    const listeners = this.#listeners.splice(0);
+    await Promise.all(listeners.map((listener) => listener.close()));
+  }
+
+  /**
+   * The router's wake: where to send a connection for a guest port. Cheap
+   * while running; otherwise resumes or restores the VM (never waiting
+   * for the app) or refuses when the instance is not meant to run.
+   */
+  async upstream(guestPort: number): Promise<UpstreamAddress> {
+    const vm =
+      this.state === 'running' && this.#vm !== undefined
+        ? this.#vm
+        : await this.#lock.run(() => this.#wake('ingress'));
+    const forward = vm.forwards.find((f) => f.guestPort === guestPort);
+    return { host: '127.0.0.1', port: forward!.hostPort };
+  }
+
+  start(): Promise<void> {
+    return this.#lock.run(async () => {
+      if (this.#vm !== undefined) {
+        throw new AegisError(
+          'CONFLICT',
+          `instance ${this.instance.name} is ${this.state}; stop it first`,
+        );
+      }
+      await this.#boot();
+    });
+  }
+
+  stop(timeoutMs: number): Promise<void> {
+    return this.#lock.run(async () => {
+      const vm = this.#vm;
+      if (vm === undefined) {
+        if (this.state === 'hibernated') await this.#dropSnapshot();
+        if (!isFinal(this.state)) this.#setStatus({ state: 'stopped' });
+        return;
+      }
+      this.#setStatus({ state: 'stopping' });
+      this.#leaving = 'stop';
+      await vm.stop(timeoutMs);
+      await this.#settled(vm);
+    });
+  }
+
+  pause(): Promise<void> {
+    return this.#lock.run(async () => {
+      const vm = this.#requireVm('pause');
+      if (this.state === 'paused') return;
+      await vm.pause();
+      this.#setStatus({ state: 'paused' });
+    });
+  }
+
+  resume(): Promise<void> {
+    return this.#lock.run(async () => {
+      await this.#wake('resume');
+    });
+  }
+
+  /** Saves the VM to disk and ends its VMM: no CPU, no memory held. */
+  hibernate(): Promise<void> {
+    return this.#lock.run(async () => {
+      const vm = this.#vm;
+      if (vm === undefined || !['running', 'paused'].includes(this.state)) {
+        return;
+      }
+      const snapshot = await vm.snapshot();
+      this.#leaving = 'hibernate';
+      await vm.kill();
+      await this.#settled(vm);
+      this.#log.info({ durationMs: snapshot.durationMs }, 'hibernated');
+    });
+  }
+
+  async exec(spec: ExecSpec): Promise<ExecSession> {
+    const vm = await this.#lock.run(() => this.#wake('exec'));
+    return vm.channel.exec(spec);
+  }
+
+  /** Resolves with the workload's exit code once the instance has ended. */
+  async wait(signal?: AbortSignal): Promise<number> {
+    while (!isFinal(this.state) || this.state === 'created') {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        this.#exitWaiters.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    const { exitCode, reason } = this.instance.status;
+    if (exitCode !== null) return exitCode;
+    throw new AegisError(
+      'VMM_EXITED',
+      `instance ${this.instance.name} is ${this.state}` +
+        (reason === null ? '' : `: ${reason}`),
+    );
+  }
+
+  /** Ends the VM (if any) and frees the ports; the caller drops the rest. */
+  remove(): Promise<void> {
+    return this.#lock.run(async () => {
+      const vm = this.#vm;
+      if (vm !== undefined) {
+        this.#leaving = 'remove';
+        await vm.kill();
+        await this.#settled(vm);
+      }
+      await this.closeListeners();
+      this.logs.close();
+    });
+  }
+
+  // Steps, always under the lock.
+
+  async #wake(reason: 'ingress' | 'exec' | 'resume'): Promise<Vm> {
+    const { state } = this;
+    if (state === 'running' && this.#vm !== undefined) return this.#vm;
+    if (state === 'paused' && this.#vm !== undefined) {
+      const started = performance.now();
+      await this.#vm.resume();
+      this.#setStatus({ state: 'running' });
+      this.#log.info(
+        { reason, durationMs: elapsed(started) },
+        'woke from pause',
+      );
+      return this.#vm;
+    }
+    if (state === 'hibernated') return this.#restore(reason);
+    throw new AegisError(
+      'CONFLICT',
+      `instance ${this.instance.name} is ${state}; start it with ` +
+        `\`aegis instance start ${this.instance.name}\``,
+    );
+  }
+
+  async #restore(reason: string): Promise<Vm> {
+    const started = performance.now();
+    const spec = await this.#vmSpec();
+    try {
+      const vm = await this.#deps.backend.restore(spec, this.#deps.log);
+      this.#adopt(vm);
+      this.#setStatus({ state: 'running', vmmPid: vm.pid });
+      this.#log.info({ reason, durationMs: elapsed(started) }, 'restored');
+      return vm;
+    } catch (error) {
+      this.#log.warn(
+        { reason: describeError(error) },
+        'snapshot could not be restored; booting from the disks',
+      );
+      await this.#dropSnapshot();
+      return this.#boot();
+    }
+  }
+
+  async #boot(): Promise<Vm> {
+    const image = await this.#image();
+    this.#workloadExit = undefined;
+    this.#setStatus({
+      state: 'starting',
+      exitCode: null,
+      reason: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+    });
+    const layer = path.join(this.dir, 'layer.ext4');
+    if (!existsSync(layer)) await createLayerDisk(layer, LAYER_DISK_MIB);
+    const spec = await this.#vmSpec(image);
+    // The backend adds the instance id to its own log lines.
+    const vm = await this.#deps.backend.boot(spec, this.#deps.log);
+    this.#adopt(vm);
+    try {
+      await vm.channel.waitForHello(HELLO_TIMEOUT_MS);
+      const credentials = await resolveUser(image.config.user, image.diskPath);
+      const spec = workloadSpec(
+        image.config,
+        this.instance.config,
+        credentials,
+      );
+      await vm.channel.start(spec, hostname(this.instance.name));
+    } catch (error) {
+      await vm.kill();
+      await this.#settled(vm);
+      this.#setStatus({ state: 'failed', reason: describeError(error) });
+      throw error;
+    }
+    this.#setStatus({ state: 'running', vmmPid: vm.pid });
+    return vm;
+  }
+
+  #adopt(vm: Vm): void {
+    this.#vm = vm;
+    this.#leaving = undefined;
+    const lines = new LogLines(this.logs);
+    vm.channel.on('log', (record) => lines.add(record));
+    vm.channel.on('workload-exit', (status) => {
+      lines.end();
+      this.#workloadExit = status;
+    });
+    void vm.exited.then((exit) => this.#onVmExit(vm, exit));
+  }
+
+  /** Waits until the exit handler has recorded the VM's end. */
+  async #settled(vm: Vm): Promise<void> {
+    await vm.exited;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  #onVmExit(vm: Vm, exit: VmExit): void {
+    if (this.#vm !== vm) return;
+    this.#vm = undefined;
+    this.logs.flush();
+    const leaving = this.#leaving;
+    this.#leaving = undefined;
+    const finishedAt = exit.at.toISOString();
+    if (leaving === 'hibernate') {
+      this.#setStatus({ state: 'hibernated', vmmPid: null });
+    } else if (leaving === 'stop' || leaving === 'remove') {
+      this.#setStatus({ state: 'stopped', vmmPid: null, finishedAt });
+    } else if (this.#workloadExit !== undefined) {
+      const exitCode = exitCodeOf(this.#workloadExit);
+      this.#setStatus({ state: 'exited', exitCode, vmmPid: null, finishedAt });
+      this.#log.info({ exitCode }, 'workload exited');
+    } else {
+      const how = exit.signal ?? `status ${exit.code}`;
+      const reason = `the VMM exited unexpectedly (${how})`;
+      this.#setStatus({ state: 'failed', reason, vmmPid: null, finishedAt });
+      this.#log.warn({ code: exit.code, signal: exit.signal }, reason);
+    }
+    for (const wake of this.#exitWaiters.splice(0)) wake();
+  }
+
+  async #image(): Promise<ResolvedImage> {
+    return this.#deps.images.resolve(this.instance.config.imageDigest);
+  }
+
+  async #vmSpec(image?: ResolvedImage): Promise<VmSpec> {
+    const resolved = image ?? (await this.#image());
+    const { config } = this.instance;
+    const guestPorts = [...new Set(config.exposes.map((e) => e.guestPort))];
+    return {
+      id: this.id,
+      runDir: path.join(this.dir, 'run'),
+      kernelPath: this.#deps.guest.kernelPath,
+      initrdPath: this.#deps.guest.initrdPath,
+      memoryMib: config.memoryMib,
+      cpus: config.cpus,
+      disks: [
+        { path: resolved.diskPath, readOnly: true },
+        { path: path.join(this.dir, 'layer.ext4'), readOnly: false },
+      ],
+      forwards: guestPorts.map((guestPort) => ({ guestPort, hostPort: 0 })),
+    };
+  }
+
+  async #dropSnapshot(): Promise<void> {
+    const paths = runPaths(path.join(this.dir, 'run'));
+    await rm(paths.state, { force: true });
+    await rm(paths.memory, { force: true });
+  }
+
+  #requireVm(action: string): Vm {
+    if (this.#vm === undefined) {
+      throw new AegisError(
+        'CONFLICT',
+        `cannot ${action} instance ${this.instance.name}: it is ${this.state}`,
+      );
+    }
+    return this.#vm;
+  }
+
+  #setStatus(patch: Partial<InstanceStatus>): void {
+    const status = { ...this.instance.status, ...patch };
+    this.instance = this.#deps.store.updateStatus(this.id, status);
+  }
+}
+
+/** Kills a VMM left behind, after checking the pid is still that VMM. */
+function killVmm(pid: number, instanceId: string): void {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes(`aegis-${instanceId}`)) process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function isFinal(state: InstanceState): boolean {
+  return ['created', 'stopped', 'exited', 'failed'].includes(state);
+}
+
+/** Docker's convention: 128 plus the signal for a killed process. */
+function exitCodeOf(status: ExitStatus): number {
+  return status.signal === undefined ? status.exitCode : 128 + status.signal;
+}
+
+/** A valid hostname from an instance name (which allows `_` and `.`). */
+function hostname(name: string): string {
+  return name.replace(/[^a-zA-Z0-9-]/g, '-').slice(0, 63);
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}
