@@ -1,5 +1,6 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isProcessAlive } from '../host/process.ts';
 import type { Logger } from '../log.ts';
 import { listImageRecords, listRefs, removeRef, shortId } from './records.ts';
 import type { StoreLayout } from './store-layout.ts';
@@ -61,20 +62,10 @@ async function removeStaleTemp(layout: StoreLayout): Promise<number> {
   let freedBytes = 0;
   for (const name of await readdir(layout.tmpDir).catch(() => [])) {
     const pid = Number(name.split('-')[0]);
-    if (pid !== process.pid && isAlive(pid)) continue;
+    if (pid !== process.pid && isProcessAlive(pid)) continue;
     freedBytes += await removeTree(join(layout.tmpDir, name));
   }
   return freedBytes;
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function removeTree(path: string): Promise<number> {

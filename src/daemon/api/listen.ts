@@ -15,6 +15,7 @@ import {
 import type { Server } from 'node:http';
 import net from 'node:net';
 import { AegisError } from '../../errors.ts';
+import { isProcessAlive } from '../../host/process.ts';
 import type { AegisPaths } from '../paths.ts';
 
 /** Creates the home directory, private to its owner. */
@@ -37,7 +38,8 @@ export async function claimPidFile(paths: AegisPaths): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await readPid(paths.pidFile);
-    if (holder !== null && isAlive(holder)) throw alreadyRunning(paths, holder);
+    if (holder !== null && isProcessAlive(holder))
+      throw alreadyRunning(paths, holder);
     await rm(paths.pidFile, { force: true });
   }
   throw alreadyRunning(paths, null);
@@ -83,15 +85,6 @@ export async function readPid(file: string): Promise<number | null> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const pid = Number.parseInt(text.trim(), 10);
   return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function alreadyRunning(paths: AegisPaths, pid: number | null): AegisError {

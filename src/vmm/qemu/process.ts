@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AegisError } from '../../errors.ts';
+import { isProcessAlive } from '../../host/process.ts';
 import type { VmExit } from '../backend.ts';
 import { QmpClient } from './qmp.ts';
 
@@ -63,7 +64,7 @@ export async function attachQemu(
   const qmp = await QmpClient.connect(qmpSocket);
   const exited = new Promise<VmExit>((resolve) => {
     const check = () => {
-      if (isAlive(pid)) return;
+      if (isProcessAlive(pid)) return;
       clearInterval(timer);
       resolve({ code: null, signal: null, at: new Date() });
     };
@@ -71,18 +72,9 @@ export async function attachQemu(
     qmp.once('close', () => setTimeout(check, 20));
   });
   const kill = (signal: NodeJS.Signals) => {
-    if (isAlive(pid)) process.kill(pid, signal);
+    if (isProcessAlive(pid)) process.kill(pid, signal);
   };
   return { pid, kill, exited, qmp };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function watchExit(child: ChildProcess): Promise<VmExit> {
