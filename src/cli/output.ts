@@ -29,9 +29,32 @@ export function instanceRow(instance: Instance, now: Date): string[] {
     instance.name,
     instance.config.image,
     stateOf(instance),
+    activityOf(instance, now),
+    nextStepOf(instance, now),
     instance.config.exposes.map(formatExpose).join(', '),
     ago(instance.createdAt, now),
   ];
+}
+
+function activityOf(instance: Instance, now: Date): string {
+  const at = instance.status.lastActivityAt;
+  return at === null ? '-' : ago(at, now);
+}
+
+/** `pause in 42s`, `hibernate in 4m`: the idle policy's next step. */
+function nextStepOf(instance: Instance, now: Date): string {
+  const at = instance.status.nextIdleStepAt;
+  if (at === null) return '-';
+  const step = instance.status.state === 'paused' ? 'hibernate' : 'pause';
+  const idle = instance.config.idle;
+  const name =
+    step === 'pause' && idle.pauseAfterMs === null ? 'hibernate' : step;
+  const seconds = Math.max(
+    0,
+    Math.round((Date.parse(at) - now.getTime()) / 1000),
+  );
+  const span = seconds < 120 ? `${seconds}s` : `${Math.round(seconds / 60)}m`;
+  return `${name} in ${span}`;
 }
 
 export const INSTANCE_HEADERS = [
@@ -39,6 +62,8 @@ export const INSTANCE_HEADERS = [
   'NAME',
   'IMAGE',
   'STATE',
+  'ACTIVITY',
+  'NEXT',
   'EXPOSES',
   'CREATED',
 ];

@@ -62,11 +62,14 @@ describe('the CLI, with a daemon', () => {
   it('lists as a table, as ids, and as JSON lines', async () => {
     const table = await cli('instance', 'ls');
     const [header, row] = table.stdout.trimEnd().split('\n');
-    assert.match(header!, /^ID +NAME +IMAGE +STATE +EXPOSES +CREATED$/);
+    assert.match(
+      header!,
+      /^ID +NAME +IMAGE +STATE +ACTIVITY +NEXT +EXPOSES +CREATED$/,
+    );
     assert.match(
       row!,
       new RegExp(
-        '^[0-9a-f]{12} +web +alpine:3.20 +running +' +
+        '^[0-9a-f]{12} +web +alpine:3.20 +running +- +- +' +
           '127.0.0.1:8080:7777/http, 0.0.0.0:8443:443/tcp +' +
           '(just now|\\d+ seconds? ago)$',
       ),

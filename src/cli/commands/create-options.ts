@@ -87,7 +87,8 @@ export function addCreateOptions(command: Command): Command {
     )
     .option(
       '--idle-hibernate <duration>',
-      'hibernate after this long without activity, or off (default: 5m)',
+      'hibernate this long after pausing (after the last activity when ' +
+        'pausing is off), or off (default: 5m)',
       (raw) => parseDuration('--idle-hibernate', raw, true),
     )
     .option('--no-wake', 'do not wake a paused instance on ingress');

@@ -18,6 +18,7 @@ import { runPaths } from '../../vmm/qemu/argv.ts';
 import { LogStore } from '../logs/log-store.ts';
 import type { Instance, InstanceState, InstanceStatus } from '../model.ts';
 import type { InstanceStore } from '../store/store.ts';
+import { type IdleStep, IdleTracker } from './idle.ts';
 import { LogLines } from './log-lines.ts';
 import { Mutex } from './mutex.ts';
 import { resolveUser } from './users.ts';
@@ -44,7 +45,6 @@ type Leaving = 'stop' | 'hibernate' | 'remove' | undefined;
  * lifecycle step runs under the instance's mutex.
  */
 export class InstanceRuntime {
-  instance: Instance;
   readonly dir: string;
   readonly logs: LogStore;
   #deps: RuntimeDeps;
@@ -55,38 +55,85 @@ export class InstanceRuntime {
   #leaving: Leaving;
   #workloadExit: ExitStatus | undefined;
   #exitWaiters: (() => void)[] = [];
+  #record: Instance;
+  #idle: IdleTracker;
 
   constructor(instance: Instance, dir: string, deps: RuntimeDeps) {
-    this.instance = instance;
+    this.#record = instance;
+    this.#idle = new IdleTracker(instance.config.idle, (step) => {
+      void this.#idleStep(step);
+    });
     this.dir = dir;
     this.#deps = deps;
     this.#log = deps.log.child({ instance: instance.id });
     this.logs = new LogStore(path.join(dir, 'logs'));
   }
 
+  /** The stored instance, with the idle tracker's live figures. */
+  get instance(): Instance {
+    const record = this.#record;
+    return {
+      ...record,
+      status: {
+        ...record.status,
+        lastActivityAt: this.#idle.lastActivityAt,
+        nextIdleStepAt: this.#idle.nextStepAt,
+      },
+    };
+  }
+
   get id(): string {
-    return this.instance.id;
+    return this.#record.id;
   }
 
   get state(): InstanceState {
-    return this.instance.status.state;
+    return this.#record.status.state;
   }
 
   /**
    * Brings the record in line with reality after a daemon start. A VM the
-   * previous daemon left running is not this daemon's child: it is ended
-   * and the instance marked failed, since its memory cannot be saved now.
+   * previous daemon left running (it was killed, or crashed) is taken
+   * over with its memory, its logs and its workload; one that is gone is
+   * recorded as failed.
    */
-  async recover(): Promise<void> {
-    const { state, vmmPid } = this.instance.status;
-    if (!['starting', 'running', 'paused', 'stopping'].includes(state)) return;
-    if (vmmPid !== null) killVmm(vmmPid, this.id);
-    this.#setStatus({
-      state: 'failed',
-      vmmPid: null,
-      reason: 'the daemon stopped without hibernating this instance',
-      finishedAt: new Date().toISOString(),
+  recover(): Promise<void> {
+    return this.#lock.run(async () => {
+      const { state, vmmPid } = this.#record.status;
+      if (!['starting', 'running', 'paused', 'stopping'].includes(state)) {
+        this.#idle.schedule(state);
+        return;
+      }
+      try {
+        await this.#reattach(vmmPid);
+      } catch (error) {
+        // A VMM that is alive but cannot be driven would run unseen.
+        if (vmmPid !== null) killVmm(vmmPid, this.id);
+        this.#setStatus({
+          state: 'failed',
+          vmmPid: null,
+          reason: `the VMM ended while the daemon was down (${describeError(error)})`,
+          finishedAt: new Date().toISOString(),
+        });
+      }
     });
+  }
+
+  async #reattach(pid: number | null): Promise<void> {
+    if (pid === null) throw new AegisError('VMM_EXITED', 'no VMM was recorded');
+    const spec = await this.#vmSpec();
+    const vm = await this.#deps.backend.attach(spec, pid, this.#deps.log);
+    this.#adopt(vm);
+    const hello = await vm.channel.waitForHello(HELLO_TIMEOUT_MS);
+    if (hello.workload === 'pending') await this.#startWorkload(vm);
+    if (this.state === 'stopping') {
+      this.#leaving = 'stop';
+      await vm.stop(5_000);
+      await this.#settled(vm);
+      return;
+    }
+    this.#setStatus({ state: vm.state === 'paused' ? 'paused' : 'running' });
+    this.#idle.schedule(this.state);
+    this.#log.info({ pid }, 're-attached after a daemon restart');
   }
 
   /** Claims every exposed host port; CONFLICT when one is taken. */
@@ -102,6 +149,7 @@ export class InstanceRuntime {
           target: {
             instanceId: this.id,
             wake: () => this.upstream(expose.guestPort),
+            onActivity: (event) => this.#activity(event),
           },
         });
         this.#listeners.push(listener);
@@ -175,22 +223,64 @@ export class InstanceRuntime {
 
   /** Saves the VM to disk and ends its VMM: no CPU, no memory held. */
   hibernate(): Promise<void> {
-    return this.#lock.run(async () => {
-      const vm = this.#vm;
-      if (vm === undefined || !['running', 'paused'].includes(this.state)) {
-        return;
-      }
-      const snapshot = await vm.snapshot();
-      this.#leaving = 'hibernate';
-      await vm.kill();
-      await this.#settled(vm);
-      this.#log.info({ durationMs: snapshot.durationMs }, 'hibernated');
-    });
+    return this.#lock.run(() => this.#hibernate());
+  }
+
+  async #hibernate(): Promise<void> {
+    const vm = this.#vm;
+    if (vm === undefined || !['running', 'paused'].includes(this.state)) {
+      return;
+    }
+    const started = performance.now();
+    await vm.snapshot();
+    this.#leaving = 'hibernate';
+    await vm.kill();
+    await this.#settled(vm);
+    this.#log.info({ durationMs: elapsed(started) }, 'hibernated');
   }
 
   async exec(spec: ExecSpec): Promise<ExecSession> {
-    const vm = await this.#lock.run(() => this.#wake('exec'));
-    return vm.channel.exec(spec);
+    this.#activity('open');
+    try {
+      const vm = await this.#lock.run(() => this.#wake('exec'));
+      const session = vm.channel.exec(spec);
+      void session.exited
+        .catch(() => {})
+        .finally(() => this.#activity('close'));
+      return session;
+    } catch (error) {
+      this.#activity('close');
+      throw error;
+    }
+  }
+
+  #activity(event: 'open' | 'close'): void {
+    if (event === 'open') {
+      this.#idle.open();
+      this.#idle.cancel();
+    } else {
+      this.#idle.close();
+      this.#idle.schedule(this.state);
+    }
+  }
+
+  /** The idle timer fired: pause or hibernate, unless activity came. */
+  #idleStep(step: IdleStep): Promise<void> {
+    return this.#lock.run(async () => {
+      if (this.#idle.busy) {
+        this.#idle.schedule(this.state);
+        return;
+      }
+      const idleSince = this.#idle.lastActivityAt;
+      if (step === 'pause' && this.state === 'running' && this.#vm) {
+        await this.#vm.pause();
+        this.#setStatus({ state: 'paused' });
+        this.#log.info({ idleSince }, 'idle: paused');
+      } else if (step === 'hibernate') {
+        await this.#hibernate();
+        this.#log.info({ idleSince }, 'idle: hibernated');
+      }
+    });
   }
 
   /** Resolves with the workload's exit code once the instance has ended. */
@@ -230,6 +320,18 @@ export class InstanceRuntime {
   async #wake(reason: 'ingress' | 'exec' | 'resume'): Promise<Vm> {
     const { state } = this;
     if (state === 'running' && this.#vm !== undefined) return this.#vm;
+    const asleep = state === 'paused' || state === 'hibernated';
+    if (
+      asleep &&
+      reason === 'ingress' &&
+      !this.#record.config.idle.wakeOnIngress
+    ) {
+      throw new AegisError(
+        'CONFLICT',
+        `instance ${this.#record.name} is ${state} and does not wake on ` +
+          `ingress; resume it with \`aegis instance resume ${this.#record.name}\``,
+      );
+    }
     if (state === 'paused' && this.#vm !== undefined) {
       const started = performance.now();
       await this.#vm.resume();
@@ -285,13 +387,7 @@ export class InstanceRuntime {
     this.#adopt(vm);
     try {
       await vm.channel.waitForHello(HELLO_TIMEOUT_MS);
-      const credentials = await resolveUser(image.config.user, image.diskPath);
-      const spec = workloadSpec(
-        image.config,
-        this.instance.config,
-        credentials,
-      );
-      await vm.channel.start(spec, hostname(this.instance.name));
+      await this.#startWorkload(vm, image);
     } catch (error) {
       await vm.kill();
       await this.#settled(vm);
@@ -302,16 +398,33 @@ export class InstanceRuntime {
     return vm;
   }
 
+  async #startWorkload(vm: Vm, image?: ResolvedImage): Promise<void> {
+    const resolved = image ?? (await this.#image());
+    const { config, diskPath } = resolved;
+    const credentials = await resolveUser(config.user, diskPath);
+    const workload = workloadSpec(config, this.#record.config, credentials);
+    await vm.channel.start(workload, hostname(this.#record.name));
+  }
+
   #adopt(vm: Vm): void {
     this.#vm = vm;
     this.#leaving = undefined;
     const lines = new LogLines(this.logs);
     vm.channel.on('log', (record) => lines.add(record));
+    vm.channel.on('lease', (holdMs) => this.#lease(holdMs));
+    vm.channel.on('hello', (hello) => {
+      if (hello.holdMs !== undefined) this.#lease(hello.holdMs);
+    });
     vm.channel.on('workload-exit', (status) => {
       lines.end();
       this.#workloadExit = status;
     });
     void vm.exited.then((exit) => this.#onVmExit(vm, exit));
+  }
+
+  #lease(holdMs: number): void {
+    this.#idle.lease(holdMs);
+    this.#idle.schedule(this.state);
   }
 
   /** Waits until the exit handler has recorded the VM's end. */
@@ -384,8 +497,10 @@ export class InstanceRuntime {
   }
 
   #setStatus(patch: Partial<InstanceStatus>): void {
-    const status = { ...this.instance.status, ...patch };
-    this.instance = this.#deps.store.updateStatus(this.id, status);
+    const before = this.state;
+    const status = { ...this.#record.status, ...patch };
+    this.#record = this.#deps.store.updateStatus(this.id, status);
+    if (this.state !== before) this.#idle.schedule(this.state);
   }
 }
 

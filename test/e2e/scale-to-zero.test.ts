@@ -1,0 +1,260 @@
+/**
+ * Scale to zero end to end: idle instances pause, then hibernate with no
+ * VMM process left, and wake on the next connection with their memory and
+ * a correct clock; daemon restarts and dead VMMs lose nothing they should
+ * keep. Idle periods are short here; the defaults are minutes.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { InstanceState } from '../../src/daemon/model.ts';
+import { findFreePort } from '../../src/vmm/ports.ts';
+import { Aegis } from './helpers.ts';
+
+const IMAGE = 'aegis-demo:latest';
+
+// Counts in memory and shows the count over HTTP. A cold boot would start
+// again from 1, so a count that only grows proves the memory was kept.
+// The file is replaced by a rename: rewritten in place, httpd could send
+// its old length and then a truncated body.
+const COUNTER = [
+  'sh',
+  '-c',
+  'i=0; while true; do i=$((i+1)); echo $i > /www/count.new;' +
+    ' mv /www/count.new /www/count.txt; sleep 0.2; done' +
+    ' & exec httpd -f -p 7777 -h /www',
+];
+
+describe('scale to zero, end to end', () => {
+  const aegis = new Aegis();
+
+  before(async () => {
+    await aegis.loadDemo();
+  });
+
+  after(async () => {
+    await aegis.dispose();
+  });
+
+  async function startCounter(name: string, idle: string[]): Promise<number> {
+    const port = await findFreePort();
+    await aegis.ok([
+      'instance',
+      'start',
+      '--image',
+      IMAGE,
+      '--name',
+      name,
+      '--expose',
+      `${port}:7777`,
+      ...idle,
+      '--',
+      ...COUNTER,
+    ]);
+    return port;
+  }
+
+  async function waitForState(name: string, state: InstanceState) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const instance = await aegis.inspect(name);
+      if (instance.status.state === state) return instance;
+      if (Date.now() > deadline) {
+        assert.fail(`${name} is ${instance.status.state}, not ${state}`);
+      }
+      await sleep(200);
+    }
+  }
+
+  async function count(port: number): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(`http://127.0.0.1:${port}/count.txt`);
+      const text = await response.text();
+      if (response.status === 200 && /^\d+\n$/.test(text)) return Number(text);
+      if (attempt > 50) assert.fail(`no count: ${response.status} ${text}`);
+      await sleep(100);
+    }
+  }
+
+  async function clockSkewS(name: string): Promise<number> {
+    const beforeS = Math.floor(Date.now() / 1000);
+    const guestS = Number(await aegis.ok(['exec', name, '--', 'date', '+%s']));
+    const afterS = Math.ceil(Date.now() / 1000);
+    return Math.max(0, beforeS - guestS, guestS - afterS);
+  }
+
+  it('goes running, paused, hibernated; ls shows each; no VMM is left', async () => {
+    await startCounter('sleepy', [
+      '--idle-pause',
+      '1s',
+      '--idle-hibernate',
+      '2s',
+    ]);
+    const running = await aegis.inspect('sleepy');
+    assert.equal(running.status.state, 'running');
+    assert.notEqual(running.status.nextIdleStepAt, null);
+    await waitForState('sleepy', 'paused');
+    assert.match(
+      await aegis.ok(['instance', 'ls']),
+      /sleepy +aegis-demo\S* +paused/,
+    );
+    const hibernated = await waitForState('sleepy', 'hibernated');
+    assert.match(
+      await aegis.ok(['instance', 'ls']),
+      /sleepy +aegis-demo\S* +hibernated/,
+    );
+    assert.equal(hibernated.status.vmmPid, null);
+    assert.deepEqual(vmmPids(hibernated.id), []);
+  });
+
+  it('answers when paused and when hibernated, with memory and clock intact', async () => {
+    const port = await startCounter('counter', [
+      '--idle-pause',
+      '1s',
+      '--idle-hibernate',
+      '2s',
+    ]);
+    const first = await count(port);
+    await waitForState('counter', 'paused');
+    const afterPause = await count(port);
+    assert.ok(afterPause >= first, `count went from ${first} to ${afterPause}`);
+    await waitForState('counter', 'hibernated');
+    const afterHibernation = await count(port);
+    assert.ok(
+      afterHibernation >= afterPause,
+      `count went from ${afterPause} to ${afterHibernation}: memory lost`,
+    );
+    assert.ok((await clockSkewS('counter')) <= 1, 'guest clock is off');
+  });
+
+  it('restores once for 200 concurrent first requests, and answers all', async () => {
+    await waitForState('counter', 'hibernated');
+    const restoresBefore = restoreLines(aegis.home);
+    const port = (await aegis.inspect('counter')).config.exposes[0]!.hostPort;
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/count.txt`);
+        await response.text();
+        return response.status;
+      }),
+    );
+    assert.deepEqual(
+      statuses.filter((status) => status !== 200),
+      [],
+      'some requests were not answered',
+    );
+    assert.equal(restoreLines(aegis.home) - restoresBefore, 1);
+  });
+
+  it('stays running while a guest lease holds it, and pauses once released', async () => {
+    await startCounter('leased', [
+      '--idle-pause',
+      '1s',
+      '--idle-hibernate',
+      'off',
+    ]);
+    await aegis.ok([
+      'exec',
+      'leased',
+      '--',
+      'sh',
+      '-c',
+      'echo 60 > /run/aegis/leases/job',
+    ]);
+    await sleep(4_000);
+    assert.equal((await aegis.inspect('leased')).status.state, 'running');
+    await aegis.ok(['exec', 'leased', '--', 'rm', '/run/aegis/leases/job']);
+    await waitForState('leased', 'paused');
+  });
+
+  it('loses nothing across a graceful daemon restart', async () => {
+    const port = await startCounter('steady', ['--idle-pause', 'off']);
+    const before = await count(port);
+    await aegis.ok(['daemon', 'stop']);
+    await aegis.ok(['daemon', 'start']);
+    assert.equal((await aegis.inspect('steady')).status.state, 'hibernated');
+    const after = await count(port);
+    assert.ok(after >= before, `count went from ${before} to ${after}`);
+  });
+
+  it('loses nothing when the daemon is killed with kill -9', async () => {
+    const port = (await aegis.inspect('steady')).config.exposes[0]!.hostPort;
+    const before = await count(port);
+    const vmmPid = (await aegis.inspect('steady')).status.vmmPid;
+    const daemonPid = Number(
+      readFileSync(path.join(aegis.home, 'aegisd.pid'), 'utf8'),
+    );
+    process.kill(daemonPid, 'SIGKILL');
+    await sleep(500);
+    await aegis.ok(['daemon', 'start']);
+    const steady = await aegis.inspect('steady');
+    assert.equal(steady.status.state, 'running');
+    assert.equal(steady.status.vmmPid, vmmPid, 'the VM was not re-attached');
+    const after = await count(port);
+    assert.ok(after >= before, `count went from ${before} to ${after}`);
+  });
+
+  it('records a VMM killed while running or paused as failed, and answers 503', async () => {
+    for (const pausedFirst of [false, true]) {
+      const name = pausedFirst ? 'doomed-paused' : 'doomed-running';
+      const port = await startCounter(name, ['--idle-pause', 'off']);
+      if (pausedFirst) await aegis.ok(['instance', 'pause', name]);
+      const { status } = await aegis.inspect(name);
+      process.kill(status.vmmPid!, 'SIGKILL');
+      const failed = await waitForState(name, 'failed');
+      assert.match(failed.status.reason ?? '', /SIGKILL/);
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 503);
+    }
+  });
+
+  it('ends a wake whose VMM is killed in a documented state', async () => {
+    const port = await startCounter('woken', [
+      '--idle-pause',
+      '1s',
+      '--idle-hibernate',
+      '1s',
+    ]);
+    const { id } = await waitForState('woken', 'hibernated');
+    const request = fetch(`http://127.0.0.1:${port}/`).then((r) => r.status);
+    const deadline = Date.now() + 30_000;
+    let killed = false;
+    while (!killed && Date.now() < deadline) {
+      for (const pid of vmmPids(id)) {
+        process.kill(pid, 'SIGKILL');
+        killed = true;
+      }
+      await sleep(2);
+    }
+    assert.ok(killed, 'no VMM appeared for the wake');
+    assert.ok([200, 502, 503].includes(await request));
+    await sleep(1_500);
+    const { state } = (await aegis.inspect('woken')).status;
+    // The restore falls back to a cold boot, which may itself have been
+    // the process killed: either way the instance is not left half-way.
+    assert.ok(['running', 'paused', 'failed'].includes(state), state);
+  });
+});
+
+/** QEMU processes of an instance, found by the name QEMU runs under. */
+function vmmPids(instanceId: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes(`aegis-${instanceId}\0`)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+function restoreLines(home: string): number {
+  const log = readFileSync(path.join(home, 'aegisd.log'), 'utf8');
+  return log.split('\n').filter((line) => line.includes('"msg":"restored"'))
+    .length;
+}
