@@ -46,7 +46,10 @@ export function proxyRequest(
   });
   const attempt = (address: UpstreamAddress) =>
     new Promise<AttemptResult<Settled>>((resolve) => {
-      handler = new ProxyHandler(res, resolve);
+      handler = new ProxyHandler(res, (result) => {
+        noteOutcome(context.pools, address, result);
+        resolve(result);
+      });
       dispatch(context, address, req, headers, handler);
     });
 
@@ -76,6 +79,16 @@ function dispatch(
     },
     handler,
   );
+}
+
+function noteOutcome(
+  pools: UpstreamPools,
+  address: UpstreamAddress,
+  result: AttemptResult<Settled>,
+): void {
+  if (result.kind !== 'done') return;
+  if (result.value === 'responding') pools.markAnswered(address);
+  else if (result.value === 502) pools.markFailed();
 }
 
 /** A request carries a body when framed for one (RFC 9112 §6.3). */

@@ -2,6 +2,13 @@
 export interface UpstreamAddress {
   host: string;
   port: number;
+  /**
+   * Names the guest boot behind this address: it changes at every cold
+   * boot, not at a resume or a restore, which bring back the same memory
+   * and so the same listening app. Once a response has come through in
+   * an epoch, fresh connections in it skip the probation.
+   */
+  epoch?: string;
 }
 
 /**

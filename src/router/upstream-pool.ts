@@ -16,9 +16,9 @@ export const MAX_CONNECTS_IN_FLIGHT = 8;
 /**
  * Keep-alive connection pools to one instance's upstream, one pool per
  * address that wake() has returned (a restore may move the forward).
- * Every fresh connection goes through the probation; a pooled connection
- * has already carried a response, so a guest process owns its far end and
- * it is used at once.
+ * A fresh connection goes through the probation until the upstream has
+ * answered in the current epoch; a pooled connection has already carried
+ * a response, so a guest process owns its far end and it is used at once.
  */
 export class UpstreamPools {
   readonly #policy: RetryPolicy;
@@ -26,6 +26,8 @@ export class UpstreamPools {
   readonly #pools = new Map<string, Pool>();
   readonly #headersTimeoutMs: number;
   readonly #gate = new Gate(MAX_CONNECTS_IN_FLIGHT);
+  /** The epoch in which the upstream last answered a request. */
+  #answeredEpoch: string | undefined;
 
   constructor(
     policy: RetryPolicy,
@@ -39,7 +41,8 @@ export class UpstreamPools {
 
   /** The pool for `address`; pools for older addresses are closed. */
   poolFor(address: UpstreamAddress): Pool {
-    const key = `${address.host}:${address.port}`;
+    // A new epoch is a new boot: connections of the old one are dead.
+    const key = `${address.host}:${address.port}:${address.epoch ?? ''}`;
     const existing = this.#pools.get(key);
     if (existing !== undefined) return existing;
 
@@ -48,6 +51,16 @@ export class UpstreamPools {
     const pool = this.#createPool(address);
     this.#pools.set(key, pool);
     return pool;
+  }
+
+  /** A response came through: an app listens in this epoch. */
+  markAnswered(address: UpstreamAddress): void {
+    this.#answeredEpoch = address.epoch;
+  }
+
+  /** A request failed after it was written: probe fresh connections again. */
+  markFailed(): void {
+    this.#answeredEpoch = undefined;
   }
 
   async destroy(): Promise<void> {
@@ -69,7 +82,9 @@ export class UpstreamPools {
 
   #connect(address: UpstreamAddress, callback: buildConnector.Callback): void {
     const deadlineMs = Date.now() + this.#policy.timeoutMs;
-    const { probationMs } = this.#policy;
+    const answered =
+      address.epoch !== undefined && address.epoch === this.#answeredEpoch;
+    const probationMs = answered ? 0 : this.#policy.probationMs;
     this.#gate
       .run(() => connectWithProbation({ address, probationMs, deadlineMs }))
       .then(

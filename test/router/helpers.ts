@@ -43,7 +43,7 @@ export class ForwardStandIn {
   accepted = 0;
   #app: http.Server | null = null;
 
-  constructor() {
+  constructor(resetAfterMs = 3) {
     this.server = net.createServer((socket) => {
       this.accepted++;
       if (this.#app !== null) {
@@ -51,12 +51,17 @@ export class ForwardStandIn {
         return;
       }
       socket.on('error', () => {});
-      setTimeout(() => socket.resetAndDestroy(), 3);
+      setTimeout(() => socket.resetAndDestroy(), resetAfterMs);
     });
   }
 
   answerWith(app: http.Server): void {
     this.#app = app;
+  }
+
+  /** The guest app closed its port: reset connections again. */
+  stopAnswering(): void {
+    this.#app = null;
   }
 }
 
@@ -64,16 +69,19 @@ export class ForwardStandIn {
 export interface RecordingTarget extends RouteTarget {
   wakes: number;
   activity: string[];
+  /** The guest boot wake() reports; change it to stand for a cold boot. */
+  epoch?: string;
 }
 
-export function fixedTarget(port: number): RecordingTarget {
+export function fixedTarget(port: number, epoch?: string): RecordingTarget {
   const target: RecordingTarget = {
     instanceId: 'test-instance',
     wakes: 0,
     activity: [],
+    epoch,
     wake: async () => {
       target.wakes++;
-      return { host: LOOPBACK, port };
+      return { host: LOOPBACK, port, epoch: target.epoch };
     },
     onActivity: (event) => target.activity.push(event),
   };

@@ -97,6 +97,38 @@ describe('retrying before any byte reaches the guest', () => {
     assert.equal(listener.counters.retries, 0);
   });
 
+  it('skips the probation once the app answered in this boot, until a failure', async () => {
+    // The forward resets 100 ms after accepting, inside the 200 ms
+    // probation: a probed request is retried, an unprobed one is written
+    // at once and then reset.
+    const forward = new ForwardStandIn(100);
+    const forwardPort = await listenOnFreePort(forward.server);
+    const target = fixedTarget(forwardPort, 'boot-1');
+    const { router, port } = await startRouter(target, {
+      retry: { timeoutMs: 1_000 },
+    });
+    const app = http.createServer((req, res) => {
+      req.resume();
+      res.setHeader('connection', 'close');
+      req.on('end', () => res.end('answered'));
+    });
+    servers.push(app);
+    const get = () => fetchText(port).then((reply) => reply.status);
+
+    forward.answerWith(app);
+    assert.equal(await get(), 200, 'the app answers');
+    forward.stopAnswering();
+    assert.equal(await get(), 502, 'written at once, so not replayed');
+    assert.equal(await get(), 503, 'probed again after the failure');
+    forward.answerWith(app);
+    assert.equal(await get(), 200);
+    target.epoch = 'boot-2';
+    forward.stopAnswering();
+    assert.equal(await get(), 503, 'a new boot is probed again');
+    await router.close();
+    await closeServer(forward.server);
+  });
+
   it('answers 504 when the upstream takes the request but never answers', async () => {
     const app = http.createServer(() => {});
     servers.push(app);

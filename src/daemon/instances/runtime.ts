@@ -176,7 +176,9 @@ export class InstanceRuntime {
         ? this.#vm
         : await this.#lock.run(() => this.#wake('ingress'));
     const forward = vm.forwards.find((f) => f.guestPort === guestPort);
-    return { host: '127.0.0.1', port: forward!.hostPort };
+    // A cold boot sets startedAt; a resume or a restore keeps it.
+    const epoch = this.#record.status.startedAt ?? undefined;
+    return { host: '127.0.0.1', port: forward!.hostPort, epoch };
   }
 
   start(): Promise<void> {
