@@ -68,7 +68,15 @@ function deviceLines(relPath: string, entry: EntryMeta): string[] {
   ];
 }
 
-// debugfs's parser takes "…" with "" standing for a quote inside.
+// debugfs's parser takes "…" with "" standing for a quote inside. It
+// reads one command a line and runs a line that starts with `!` in a
+// shell, so a control character here is a broken invariant, never input:
+// the unpacker refuses such names before they get this far.
 function quote(text: string): string {
+  if ([...text].some((char) => char < ' ' || char === '\x7f')) {
+    throw new Error(
+      `control character in debugfs argument ${JSON.stringify(text)}`,
+    );
+  }
   return `"${text.replaceAll('"', '""')}"`;
 }

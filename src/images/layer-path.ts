@@ -43,6 +43,6 @@ export function unsafeEntry(
   return new AegisError(
     'LAYER_UNSAFE',
     `layer ${layer} entry ${JSON.stringify(rawName)} ${why}; ` +
-      'the image was refused and nothing of it was kept',
+      'the image was refused and nothing was unpacked from it',
   );
 }

@@ -45,6 +45,8 @@ type EntryBody = AsyncIterable<Buffer> & { resume(): unknown };
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 const IMPLICIT_DIR: EntryMeta = { uid: 0, gid: 0, mode: 0o755, xattrs: {} };
+/** Linux caps names at 255 bytes; a namespace, a dot, printable ASCII. */
+const XATTR_NAME = /^[a-z]+\.[\x21-\x7e]{1,240}$/;
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
@@ -127,7 +129,7 @@ export class TreeUnpacker {
     if (header.type !== 'directory') {
       throw unsafeEntry(this.#layer, header.name, 'replaces the root');
     }
-    this.meta.set('', metaOf(header));
+    this.meta.set('', metaOf(header, this.#layer));
   }
 
   async #ensureParent(relPath: string, rawName: string): Promise<void> {
@@ -150,7 +152,7 @@ export class TreeUnpacker {
 
   async #create(relPath: string, header: Header, body: EntryBody) {
     const absPath = this.tree.abs(relPath);
-    const meta = metaOf(header);
+    const meta = metaOf(header, this.#layer);
     switch (header.type) {
       case 'directory':
         await mkdir(absPath, { mode: hostDirMode(meta.mode) }).catch(
@@ -206,7 +208,7 @@ export class TreeUnpacker {
     if (found?.isDirectory()) fail('a directory cannot be hard linked');
 
     await link(this.tree.abs(target), this.tree.abs(relPath));
-    return this.meta.get(target) ?? metaOf(header);
+    return this.meta.get(target) ?? metaOf(header, this.#layer);
   }
 
   async #applyWhiteout(relPath: string, rawName: string): Promise<void> {
@@ -239,13 +241,22 @@ export class TreeUnpacker {
   }
 }
 
-function metaOf(header: Header): EntryMeta {
+function metaOf(header: Header, layer: string): EntryMeta {
   const pax = (header.pax ?? {}) as Record<string, string>;
   const xattrs: Record<string, string> = {};
   for (const [key, value] of Object.entries(pax)) {
-    if (key.startsWith('SCHILY.xattr.')) {
-      xattrs[key.slice('SCHILY.xattr.'.length)] = value;
+    if (!key.startsWith('SCHILY.xattr.')) continue;
+    const name = key.slice('SCHILY.xattr.'.length);
+    // Names end up in a debugfs script, one command a line: a newline or
+    // another control character could smuggle in a command of its own.
+    if (!XATTR_NAME.test(name)) {
+      throw unsafeEntry(
+        layer,
+        header.name,
+        `has an invalid extended attribute name ${JSON.stringify(name)}`,
+      );
     }
+    xattrs[name] = value;
   }
   return {
     uid: paxNumber(pax.uid) ?? header.uid ?? 0,

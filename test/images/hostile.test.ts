@@ -224,6 +224,21 @@ describe('hostile layers', () => {
     assert.deepEqual(await snapshot(hostDir), hostBefore);
   });
 
+  test('an extended attribute name cannot smuggle in a command', async () => {
+    // The disk builder feeds names to debugfs, which runs `!…` lines.
+    const name = `user.a\n!touch ${work.path}/pwned-by-xattr\nx`;
+    await assertRefused(
+      [
+        one({
+          name: 'file',
+          content: 'x',
+          pax: { [`SCHILY.xattr.${name}`]: 'v' },
+        }),
+      ],
+      'LAYER_UNSAFE',
+    );
+  });
+
   test('a decompression bomb is stopped at the byte limit, which can be raised', async () => {
     const bomb = [one({ name: 'zeros', content: Buffer.alloc(24 * MIB) })];
     await assertRefused(bomb, 'LAYER_TOO_LARGE', {
