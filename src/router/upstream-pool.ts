@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { type buildConnector, Pool } from 'undici';
 import { connectWithProbation } from './probation.ts';
 import type { RetryPolicy, UpstreamAddress } from './types.ts';
@@ -12,6 +13,14 @@ import type { RetryPolicy, UpstreamAddress } from './types.ts';
  * connections are not limited, so long streams do not block others.
  */
 export const MAX_CONNECTS_IN_FLIGHT = 8;
+
+/**
+ * How long a connection written without probation keeps its place while
+ * no answer came. Right after a restore the guest answers slowly (TCG
+ * translates its code afresh), and releasing earlier overflowed the
+ * backlog again.
+ */
+const FIRST_BYTE_HOLD_MS = 1_000;
 
 /**
  * Keep-alive connection pools to one instance's upstream, one pool per
@@ -85,44 +94,78 @@ export class UpstreamPools {
     const answered =
       address.epoch !== undefined && address.epoch === this.#answeredEpoch;
     const probationMs = answered ? 0 : this.#policy.probationMs;
-    this.#gate
-      .run(() => connectWithProbation({ address, probationMs, deadlineMs }))
-      .then(
-        (socket) => {
-          this.#onConnect();
-          callback(null, socket);
-        },
-        (error: Error) => callback(error, null),
-      );
+    void this.#gate.acquire().then(async (release) => {
+      let socket: Socket;
+      try {
+        socket = await connectWithProbation({
+          address,
+          probationMs,
+          deadlineMs,
+        });
+      } catch (error) {
+        release();
+        callback(error as Error, null);
+        return;
+      }
+      // Written at once, such a connection still holds its place until it
+      // has proved itself, so that a burst reaches the guest's listen
+      // backlog no faster than probations would let it.
+      if (answered)
+        releaseOnFirstByte(socket, this.#policy.probationMs, release);
+      else release();
+      this.#onConnect();
+      callback(null, socket);
+    });
   }
+}
+
+/** Calls release at the first byte read, the close, or after capMs. */
+function releaseOnFirstByte(
+  socket: Socket,
+  capMs: number,
+  release: () => void,
+): void {
+  const done = (): void => {
+    clearTimeout(timer);
+    socket.off('data', done);
+    socket.off('close', done);
+    release();
+  };
+  const timer = setTimeout(done, capMs);
+  // The socket is paused and undici reads it with read(): this listener
+  // only watches; it does not make the socket flow.
+  socket.on('data', done);
+  socket.on('close', done);
 }
 
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** Runs at most `limit` tasks at once, the rest in arrival order. */
+/** Lets at most `limit` holders in at once, the rest in arrival order. */
 class Gate {
   #limit: number;
-  #running = 0;
+  #held = 0;
   #waiting: (() => void)[] = [];
 
   constructor(limit: number) {
     this.#limit = limit;
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#limit) {
+  /** Resolves with the function that gives the place up (once). */
+  async acquire(): Promise<() => void> {
+    if (this.#held >= this.#limit) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else {
-      this.#running++;
+      this.#held++;
     }
-    try {
-      return await task();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const next = this.#waiting.shift();
-      if (next === undefined) this.#running--;
+      if (next === undefined) this.#held--;
       else next();
-    }
+    };
   }
 }
