@@ -109,9 +109,8 @@ export class UpstreamPools {
       }
       // Written at once, such a connection still holds its place until it
       // has proved itself, so that a burst reaches the guest's listen
-      // backlog no faster than probations would let it.
-      if (answered)
-        releaseOnFirstByte(socket, this.#policy.probationMs, release);
+      // backlog no faster than the guest answers.
+      if (answered) releaseOnFirstByte(socket, FIRST_BYTE_HOLD_MS, release);
       else release();
       this.#onConnect();
       callback(null, socket);
