@@ -82,8 +82,15 @@ export interface Vm {
 export interface VmmBackend {
   readonly name: string;
   boot(spec: VmSpec, log?: Logger): Promise<Vm>;
-  /** Starts a new VMM from the snapshot in spec.runDir, running. */
-  restore(spec: VmSpec, log?: Logger): Promise<Vm>;
+  /**
+   * Starts a new VMM from the snapshot in spec.runDir, running. onSpawned
+   * sees the VM before its guest runs, to miss none of its events.
+   */
+  restore(
+    spec: VmSpec,
+    log?: Logger,
+    onSpawned?: (vm: Vm) => void,
+  ): Promise<Vm>;
   /** Takes over a VMM that an earlier process started (by its pid). */
   attach(spec: VmSpec, pid: number, log?: Logger): Promise<Vm>;
 }

@@ -2,6 +2,9 @@ import type { IdlePolicy, InstanceState } from '../model.ts';
 
 export type IdleStep = 'pause' | 'hibernate';
 
+/** Timers may fire a millisecond before the clock reads their time. */
+const TIMER_SLACK_MS = 5;
+
 /**
  * Decides when an idle instance takes its next step. Activity is what the
  * host sees: router connections and requests in flight, exec sessions,
@@ -70,6 +73,19 @@ export class IdleTracker {
     const delayMs = Math.max(0, next.atMs - Date.now());
     this.#timer = setTimeout(() => this.#onDue(next.step), delayMs);
     this.#timer.unref();
+  }
+
+  /**
+   * The step that is due now in this state, if any. A timer can fire after
+   * activity, a lease or a resume changed the plan: it then acts on
+   * nothing.
+   */
+  dueStep(state: InstanceState): IdleStep | undefined {
+    const next = this.#next(state);
+    if (next === undefined || next.atMs > Date.now() + TIMER_SLACK_MS) {
+      return undefined;
+    }
+    return next.step;
   }
 
   cancel(): void {

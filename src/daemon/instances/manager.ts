@@ -21,7 +21,9 @@ import type { Expose, Instance } from '../model.ts';
 import { generateId, generateName } from '../names.ts';
 import type { InstanceStore } from '../store/store.ts';
 import { imageOperations } from './images.ts';
-import { InstanceRuntime, type RuntimeDeps } from './runtime.ts';
+import { InstanceRuntime, isFinal, type RuntimeDeps } from './runtime.ts';
+import { resolveUser } from './users.ts';
+import { workloadSpec } from './workload.ts';
 
 /** Builds the VM-backed manager the daemon serves. */
 export async function createInstanceManager(
@@ -82,6 +84,11 @@ export class VmInstanceManager implements InstanceManager {
     for (const instance of this.#store.list()) {
       const runtime = this.#runtime(instance);
       await runtime.recover();
+      if (instance.config.autoRemove && isFinal(runtime.state)) {
+        // Its `aegis run` is gone with the previous daemon.
+        await this.#forget(runtime);
+        continue;
+      }
       try {
         await runtime.bindListeners();
       } catch (error) {
@@ -99,19 +106,35 @@ export class VmInstanceManager implements InstanceManager {
     this.#checkPorts(request.exposes);
     const image = await this.#resolveImage(request.image);
     const instance = newInstance(name, request, image);
-    const dir = path.join(this.#instancesDir, instance.id);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // What would only fail at boot is refused now, with nothing created.
+    const credentials = await resolveUser(image.config.user, image.diskPath);
+    workloadSpec(image.config, instance.config, credentials);
+    // The store refuses a name taken meanwhile, before anything is made.
     this.#store.insert(instance);
     const runtime = this.#runtime(instance);
     try {
+      await mkdir(runtime.dir, { recursive: true, mode: 0o700 });
       await runtime.bindListeners();
     } catch (error) {
       await this.#forget(runtime);
       throw error;
     }
     this.#log.info({ instance: instance.id, name }, 'instance created');
-    if (request.start) await runtime.start();
+    if (request.start) await this.#startNew(runtime, request.autoRemove);
     return runtime.instance;
+  }
+
+  /** A throw-away instance that cannot start is not left behind. */
+  async #startNew(runtime: InstanceRuntime, autoRemove: boolean) {
+    try {
+      await runtime.start();
+    } catch (error) {
+      if (autoRemove) {
+        await runtime.remove();
+        await this.#forget(runtime);
+      }
+      throw error;
+    }
   }
 
   list(): Instance[] {
@@ -158,7 +181,7 @@ export class VmInstanceManager implements InstanceManager {
   async remove(ref: string, force: boolean): Promise<void> {
     const runtime = this.#find(ref);
     const { state } = runtime.instance.status;
-    if (!force && !['created', 'stopped', 'exited', 'failed'].includes(state)) {
+    if (!force && !isFinal(state)) {
       throw new AegisError(
         'CONFLICT',
         `instance ${runtime.instance.name} is ${state}; stop it first or ` +
@@ -182,13 +205,16 @@ export class VmInstanceManager implements InstanceManager {
     return this.#find(ref).wait(signal);
   }
 
-  /** Daemon shutdown: every VM is hibernated, so nothing is lost. */
+  /**
+   * Daemon shutdown: the ports close first, so that no connection wakes a
+   * VM meanwhile; then every VM is hibernated, so nothing is lost.
+   */
   async close(): Promise<void> {
     const runtimes = [...this.#runtimes.values()];
     await Promise.all(
       runtimes.map(async (runtime) => {
         try {
-          await runtime.hibernate();
+          await runtime.shutdown();
         } catch (error) {
           this.#log.error(
             { instance: runtime.id, reason: describeError(error) },
@@ -196,7 +222,6 @@ export class VmInstanceManager implements InstanceManager {
           );
           await runtime.stop(5_000).catch(() => {});
         }
-        await runtime.closeListeners();
         runtime.logs.close();
       }),
     );

@@ -6,9 +6,18 @@
  */
 export class Mutex {
   #tail: Promise<unknown> = Promise.resolve();
+  #pending = 0;
+
+  /** True while an operation runs or waits. */
+  get busy(): boolean {
+    return this.#pending > 0;
+  }
 
   run<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(operation, operation);
+    this.#pending++;
+    const result = this.#tail.then(operation, operation).finally(() => {
+      this.#pending--;
+    });
     this.#tail = result.catch(() => undefined);
     return result;
   }

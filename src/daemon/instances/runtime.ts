@@ -6,6 +6,7 @@ import type { ExecSpec, ExitStatus } from '../../control/messages.ts';
 import { AegisError, describeError } from '../../errors.ts';
 import type { GuestArtifacts } from '../../guest/artifacts.ts';
 import { createLayerDisk } from '../../guest/layer.ts';
+import { isProcessAlive } from '../../host/process.ts';
 import type { ImageStore, ResolvedImage } from '../../images/index.ts';
 import type { Logger } from '../../log.ts';
 import type {
@@ -37,7 +38,7 @@ export interface RuntimeDeps {
 const LAYER_DISK_MIB = 4096;
 const HELLO_TIMEOUT_MS = 60_000;
 /** Why the VM is going away, when the daemon itself made it go. */
-type Leaving = 'stop' | 'hibernate' | 'remove' | undefined;
+type Leaving = 'stop' | 'hibernate' | 'remove' | 'restore' | undefined;
 
 /**
  * One instance at run time: its VM (when it has one), its router
@@ -57,6 +58,8 @@ export class InstanceRuntime {
   #exitWaiters: (() => void)[] = [];
   #record: Instance;
   #idle: IdleTracker;
+  /** Set when the daemon shuts down: no VM may start after that. */
+  #closing = false;
 
   constructor(instance: Instance, dir: string, deps: RuntimeDeps) {
     this.#record = instance;
@@ -67,6 +70,7 @@ export class InstanceRuntime {
     this.#deps = deps;
     this.#log = deps.log.child({ instance: instance.id });
     this.logs = new LogStore(path.join(dir, 'logs'));
+    if (isFinal(instance.status.state)) this.logs.end();
   }
 
   /** The stored instance, with the idle tracker's live figures. */
@@ -99,7 +103,12 @@ export class InstanceRuntime {
   recover(): Promise<void> {
     return this.#lock.run(async () => {
       const { state, vmmPid } = this.#record.status;
-      if (!['starting', 'running', 'paused', 'stopping'].includes(state)) {
+      // A hibernated instance with a VMM was being restored when the
+      // previous daemon died.
+      const hadVmm =
+        ['starting', 'running', 'paused', 'stopping'].includes(state) ||
+        (state === 'hibernated' && vmmPid !== null);
+      if (!hadVmm) {
         this.#idle.schedule(state);
         return;
       }
@@ -107,15 +116,26 @@ export class InstanceRuntime {
         await this.#reattach(vmmPid);
       } catch (error) {
         // A VMM that is alive but cannot be driven would run unseen.
-        if (vmmPid !== null) killVmm(vmmPid, this.id);
-        this.#setStatus({
-          state: 'failed',
-          vmmPid: null,
-          reason: `the VMM ended while the daemon was down (${describeError(error)})`,
-          finishedAt: new Date().toISOString(),
-        });
+        if (vmmPid !== null) await killVmm(vmmPid, this.id);
+        this.#recoverWithoutVmm(describeError(error));
       }
     });
+  }
+
+  /** The VM is gone: its snapshot, when one was written, still holds it. */
+  #recoverWithoutVmm(why: string): void {
+    if (existsSync(runPaths(path.join(this.dir, 'run')).state)) {
+      this.#setStatus({ state: 'hibernated', vmmPid: null });
+      this.#log.info({ why }, 'recovered as hibernated from its snapshot');
+      return;
+    }
+    this.#setStatus({
+      state: 'failed',
+      vmmPid: null,
+      reason: `the VMM ended while the daemon was down (${why})`,
+      finishedAt: new Date().toISOString(),
+    });
+    this.logs.end();
   }
 
   async #reattach(pid: number | null): Promise<void> {
@@ -123,6 +143,13 @@ export class InstanceRuntime {
     const spec = await this.#vmSpec();
     const vm = await this.#deps.backend.attach(spec, pid, this.#deps.log);
     this.#adopt(vm);
+    // A paused guest says hello only once it runs again; it was paused
+    // after its workload had started.
+    if (vm.state === 'paused' && this.state === 'paused') {
+      this.#idle.schedule(this.state);
+      this.#log.info({ pid }, 're-attached after a daemon restart');
+      return;
+    }
     const hello = await vm.channel.waitForHello(HELLO_TIMEOUT_MS);
     if (hello.workload === 'pending') await this.#startWorkload(vm);
     if (this.state === 'stopping') {
@@ -171,8 +198,10 @@ export class InstanceRuntime {
    * for the app) or refuses when the instance is not meant to run.
    */
   async upstream(guestPort: number): Promise<UpstreamAddress> {
+    // While a lifecycle step runs (a hibernation being written, a stop),
+    // a connection waits for it rather than reach a VMM about to go.
     const vm =
-      this.state === 'running' && this.#vm !== undefined
+      this.state === 'running' && this.#vm !== undefined && !this.#lock.busy
         ? this.#vm
         : await this.#lock.run(() => this.#wake('ingress'));
     const forward = vm.forwards.find((f) => f.guestPort === guestPort);
@@ -183,6 +212,11 @@ export class InstanceRuntime {
 
   start(): Promise<void> {
     return this.#lock.run(async () => {
+      // Its memory is on disk: bring it back rather than boot afresh.
+      if (this.state === 'hibernated') {
+        await this.#wake('resume');
+        return;
+      }
       if (this.#vm !== undefined) {
         throw new AegisError(
           'CONFLICT',
@@ -199,6 +233,7 @@ export class InstanceRuntime {
       if (vm === undefined) {
         if (this.state === 'hibernated') await this.#dropSnapshot();
         if (!isFinal(this.state)) this.#setStatus({ state: 'stopped' });
+        this.logs.end();
         return;
       }
       this.#setStatus({ state: 'stopping' });
@@ -219,8 +254,22 @@ export class InstanceRuntime {
 
   resume(): Promise<void> {
     return this.#lock.run(async () => {
+      // A resume counts as activity: the idle periods start again.
+      this.#idle.touch();
       await this.#wake('resume');
+      this.#idle.schedule(this.state);
     });
+  }
+
+  /**
+   * Daemon shutdown: stops taking connections, then saves the VM so the
+   * next daemon wakes it with its memory. A wake queued behind this finds
+   * the instance closing and starts nothing.
+   */
+  shutdown(): Promise<void> {
+    this.#closing = true;
+    this.#idle.cancel();
+    return this.closeListeners().then(() => this.hibernate());
   }
 
   /** Saves the VM to disk and ends its VMM: no CPU, no memory held. */
@@ -234,7 +283,14 @@ export class InstanceRuntime {
       return;
     }
     const started = performance.now();
-    await vm.snapshot();
+    const wasRunning = this.state === 'running';
+    try {
+      await vm.snapshot();
+    } catch (error) {
+      // The snapshot paused the VM: give it back as it was.
+      if (wasRunning && vm.state === 'paused') await vm.resume();
+      throw error;
+    }
     this.#leaving = 'hibernate';
     await vm.kill();
     await this.#settled(vm);
@@ -267,22 +323,34 @@ export class InstanceRuntime {
   }
 
   /** The idle timer fired: pause or hibernate, unless activity came. */
-  #idleStep(step: IdleStep): Promise<void> {
-    return this.#lock.run(async () => {
-      if (this.#idle.busy) {
-        this.#idle.schedule(this.state);
-        return;
-      }
-      const idleSince = this.#idle.lastActivityAt;
-      if (step === 'pause' && this.state === 'running' && this.#vm) {
-        await this.#vm.pause();
-        this.#setStatus({ state: 'paused' });
-        this.#log.info({ idleSince }, 'idle: paused');
-      } else if (step === 'hibernate') {
-        await this.#hibernate();
-        this.#log.info({ idleSince }, 'idle: hibernated');
-      }
-    });
+  async #idleStep(step: IdleStep): Promise<void> {
+    try {
+      await this.#lock.run(() => this.#takeIdleStep(step));
+    } catch (error) {
+      // The VM stays as it was; try again after another idle period.
+      this.#log.warn(
+        { step, reason: describeError(error) },
+        'idle step failed',
+      );
+      this.#idle.touch();
+      this.#idle.schedule(this.state);
+    }
+  }
+
+  async #takeIdleStep(step: IdleStep): Promise<void> {
+    if (this.#closing || this.#idle.dueStep(this.state) !== step) {
+      this.#idle.schedule(this.state);
+      return;
+    }
+    const idleSince = this.#idle.lastActivityAt;
+    if (step === 'pause' && this.state === 'running' && this.#vm) {
+      await this.#vm.pause();
+      this.#setStatus({ state: 'paused' });
+      this.#log.info({ idleSince }, 'idle: paused');
+    } else if (step === 'hibernate') {
+      await this.#hibernate();
+      this.#log.info({ idleSince }, 'idle: hibernated');
+    }
   }
 
   /** Resolves with the workload's exit code once the instance has ended. */
@@ -322,6 +390,13 @@ export class InstanceRuntime {
   async #wake(reason: 'ingress' | 'exec' | 'resume'): Promise<Vm> {
     const { state } = this;
     if (state === 'running' && this.#vm !== undefined) return this.#vm;
+    if (this.#closing) {
+      throw new AegisError(
+        'DAEMON_UNAVAILABLE',
+        `instance ${this.#record.name} is ${state} and the daemon is ` +
+          'shutting down; try again once it is back',
+      );
+    }
     const asleep = state === 'paused' || state === 'hibernated';
     if (
       asleep &&
@@ -354,10 +429,8 @@ export class InstanceRuntime {
 
   async #restore(reason: string): Promise<Vm> {
     const started = performance.now();
-    const spec = await this.#vmSpec();
     try {
-      const vm = await this.#deps.backend.restore(spec, this.#deps.log);
-      this.#adopt(vm);
+      const vm = await this.#restoreVm();
       this.#setStatus({ state: 'running', vmmPid: vm.pid });
       this.#log.info({ reason, durationMs: elapsed(started) }, 'restored');
       return vm;
@@ -371,9 +444,26 @@ export class InstanceRuntime {
     }
   }
 
+  async #restoreVm(): Promise<Vm> {
+    const spec = await this.#vmSpec();
+    // Adopted before it runs, so no event of the restored guest is
+    // missed, and its pid is on record should the daemon die meanwhile.
+    const vm = await this.#deps.backend.restore(spec, this.#deps.log, (v) => {
+      this.#adopt(v);
+      this.#leaving = 'restore';
+      this.#setStatus({ vmmPid: v.pid });
+    });
+    if (this.#vm !== vm) {
+      throw new AegisError('VMM_EXITED', 'the restored VMM exited at once');
+    }
+    this.#leaving = undefined;
+    return vm;
+  }
+
   async #boot(): Promise<Vm> {
     const image = await this.#image();
     this.#workloadExit = undefined;
+    this.logs.reopen();
     this.#setStatus({
       state: 'starting',
       exitCode: null,
@@ -387,6 +477,7 @@ export class InstanceRuntime {
     // The backend adds the instance id to its own log lines.
     const vm = await this.#deps.backend.boot(spec, this.#deps.log);
     this.#adopt(vm);
+    this.#setStatus({ vmmPid: vm.pid });
     try {
       await vm.channel.waitForHello(HELLO_TIMEOUT_MS);
       await this.#startWorkload(vm, image);
@@ -442,7 +533,10 @@ export class InstanceRuntime {
     const leaving = this.#leaving;
     this.#leaving = undefined;
     const finishedAt = exit.at.toISOString();
-    if (leaving === 'hibernate') {
+    if (leaving === 'restore') {
+      // A restore that failed: the wake falls back to a cold boot.
+      this.#setStatus({ vmmPid: null });
+    } else if (leaving === 'hibernate') {
       this.#setStatus({ state: 'hibernated', vmmPid: null });
     } else if (leaving === 'stop' || leaving === 'remove') {
       this.#setStatus({ state: 'stopped', vmmPid: null, finishedAt });
@@ -451,11 +545,16 @@ export class InstanceRuntime {
       this.#setStatus({ state: 'exited', exitCode, vmmPid: null, finishedAt });
       this.#log.info({ exitCode }, 'workload exited');
     } else {
-      const how = exit.signal ?? `status ${exit.code}`;
+      const how =
+        exit.signal ??
+        (exit.code === null
+          ? 'status unknown: it was started by an earlier daemon'
+          : `status ${exit.code}`);
       const reason = `the VMM exited unexpectedly (${how})`;
       this.#setStatus({ state: 'failed', reason, vmmPid: null, finishedAt });
       this.#log.warn({ code: exit.code, signal: exit.signal }, reason);
     }
+    if (isFinal(this.state)) this.logs.end();
     for (const wake of this.#exitWaiters.splice(0)) wake();
   }
 
@@ -506,17 +605,29 @@ export class InstanceRuntime {
   }
 }
 
-/** Kills a VMM left behind, after checking the pid is still that VMM. */
-function killVmm(pid: number, instanceId: string): void {
+/**
+ * Kills a VMM left behind, after checking the pid is still that VMM, and
+ * waits until it is gone: it holds the instance's layer disk locked.
+ */
+async function killVmm(pid: number, instanceId: string): Promise<void> {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes(`aegis-${instanceId}`)) process.kill(pid, 'SIGKILL');
+    if (!cmdline.includes(`aegis-${instanceId}\0`)) return;
+    process.kill(pid, 'SIGKILL');
   } catch {
-    // Already gone.
+    return;
+  }
+  for (
+    let waitedMs = 0;
+    waitedMs < 5_000 && isProcessAlive(pid);
+    waitedMs += 20
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-function isFinal(state: InstanceState): boolean {
+/** No VM, and none will start without a user's `start`. */
+export function isFinal(state: InstanceState): boolean {
   return ['created', 'stopped', 'exited', 'failed'].includes(state);
 }
 

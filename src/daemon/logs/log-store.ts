@@ -36,6 +36,7 @@ export class LogStore extends EventEmitter<{ flush: [] }> {
   #lastSeq = 0;
   #pending: string[] = [];
   #flushScheduled = false;
+  #ended = false;
 
   constructor(dir: string, options: LogStoreOptions = {}) {
     super();
@@ -90,6 +91,21 @@ export class LogStore extends EventEmitter<{ flush: [] }> {
     this.emit('flush');
   }
 
+  /**
+   * The workload is over (until it starts again): followers get what is
+   * left and end, as `docker logs -f` does for a stopped container.
+   */
+  end(): void {
+    this.flush();
+    this.#ended = true;
+    this.emit('flush');
+  }
+
+  /** A new run of the workload: followers wait for its lines again. */
+  reopen(): void {
+    this.#ended = false;
+  }
+
   close(): void {
     this.flush();
     if (this.#fd !== undefined) closeSync(this.#fd);
@@ -115,6 +131,7 @@ export class LogStore extends EventEmitter<{ flush: [] }> {
         this.flush();
         continue;
       }
+      if (this.#ended) return;
       try {
         await once(this, 'flush', { signal: options.signal });
       } catch {

@@ -37,28 +37,31 @@ export class QemuBackend implements VmmBackend {
     return vm;
   }
 
-  async restore(spec: VmSpec, log: Logger = silentLogger): Promise<QemuVm> {
+  async restore(
+    spec: VmSpec,
+    log: Logger = silentLogger,
+    onSpawned?: (vm: QemuVm) => void,
+  ): Promise<QemuVm> {
     const vmLog = log.child({ instance: spec.id });
     const started = performance.now();
     const { qemu, forwards } = await this.#spawn(spec, true);
+    const vm = new QemuVm(spec, forwards, qemu, vmLog, 'paused');
     try {
+      onSpawned?.(vm);
       await migrateIn(qemu, runPaths(spec.runDir).state);
+      // The saved guest was stopped, so it comes back paused; `cont` also
+      // drops the used state file. The clock is set on the agent's hello.
+      vm.channel.open();
+      await vm.resume();
     } catch (error) {
-      qemu.kill('SIGKILL');
-      await qemu.exited;
+      await vm.kill();
       throw error;
     }
-    const vm = new QemuVm(spec, forwards, qemu, vmLog, 'paused');
-    // The saved guest was stopped, so it comes back paused; `cont` also
-    // drops the used state file and sets the guest clock.
-    vm.channel.open();
-    await vm.resume();
-    await vm.channel.waitForHello(RESTORE_HELLO_TIMEOUT_MS).then(
-      () => vm.channel.setClock(),
-      (error: unknown) => {
+    await vm.channel
+      .waitForHello(RESTORE_HELLO_TIMEOUT_MS)
+      .catch((error: unknown) => {
         vmLog.warn({ reason: describeError(error) }, 'no hello after restore');
-      },
-    );
+      });
     vmLog.info({ durationMs: performance.now() - started }, 'VM restored');
     return vm;
   }
