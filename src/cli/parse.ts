@@ -66,6 +66,19 @@ export function parseEnv(option: string, raw: string): string {
   throw invalid(option, raw, 'KEY=VALUE, e.g. LOG_LEVEL=debug');
 }
 
+/** `UID` or `UID:GID`, numbers as the guest takes them. */
+export function parseUser(
+  option: string,
+  raw: string,
+): { uid: number; gid?: number } {
+  const match = /^([0-9]{1,10})(?::([0-9]{1,10}))?$/.exec(raw);
+  const max = 2 ** 32 - 2;
+  const uid = Number(match?.[1]);
+  const gid = match?.[2] === undefined ? undefined : Number(match[2]);
+  if (match !== null && uid <= max && (gid ?? 0) <= max) return { uid, gid };
+  throw invalid(option, raw, 'UID or UID:GID as numbers, e.g. 1000:1000');
+}
+
 /** Commander's reducer for an option given several times. */
 export function collect<T>(parse: (raw: string) => T) {
   return (raw: string, previous: T[] | undefined): T[] => [

@@ -4,7 +4,7 @@ import type { ListenOptions, RetryPolicy, RouterProtocol } from './types.ts';
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = {
   timeoutMs: 5_000,
   initialBackoffMs: 10,
-  maxBackoffMs: 200,
+  maxBackoffMs: 250,
   // QEMU's forward resets 2–20 ms after accepting when nothing listens.
   probationMs: 30,
 };

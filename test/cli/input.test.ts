@@ -48,6 +48,19 @@ describe('the CLI, given bad input', () => {
         'different host port',
     ));
 
+  it('refuses a bad retry timeout and a bad exec user', async () => {
+    await refused(
+      ['run', '--retry-timeout', '5 seconds', 'alpine'],
+      'aegis: INVALID_ARGUMENT: --retry-timeout "5 seconds" is not valid; ' +
+        'use a duration such as 30s, 5m or 1h30m',
+    );
+    await refused(
+      ['exec', '-u', 'nobody', 'web', '--', 'id'],
+      'aegis: INVALID_ARGUMENT: --user "nobody" is not valid; use UID or ' +
+        'UID:GID as numbers, e.g. 1000:1000',
+    );
+  });
+
   it('refuses bad memory, cpus, durations, env and names', async () => {
     await refused(
       ['run', '--memory', '32', 'alpine'],

@@ -29,6 +29,7 @@ export interface CreateOptions {
   cpus?: number;
   idlePause?: number | 'off';
   idleHibernate?: number | 'off';
+  retryTimeout?: number | 'off';
   wake: boolean;
 }
 
@@ -41,6 +42,7 @@ export const CREATION_OPTIONS = [
   'cpus',
   'idlePause',
   'idleHibernate',
+  'retryTimeout',
   'wake',
 ] as const;
 
@@ -91,6 +93,12 @@ export function addCreateOptions(command: Command): Command {
         'pausing is off), or off (default: 5m)',
       (raw) => parseDuration('--idle-hibernate', raw, true),
     )
+    .option(
+      '--retry-timeout <duration>',
+      'how long ingress retries a guest port that does not answer, ' +
+        'before a 503 (default: 5s)',
+      (raw) => parseDuration('--retry-timeout', raw, false),
+    )
     .option('--no-wake', 'do not wake a paused instance on ingress');
 }
 
@@ -113,6 +121,9 @@ export function createBody(
   if (options.cpus !== undefined) body.cpus = options.cpus;
   body.exposes = checkExposes(options.expose ?? []).map(formatExpose);
   body.idle = idleOf(options);
+  if (options.retryTimeout !== undefined) {
+    body.retry = { timeoutMs: msOrNull(options.retryTimeout) };
+  }
   return body;
 }
 

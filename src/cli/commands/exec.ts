@@ -9,7 +9,7 @@ import { AegisError } from '../../errors.ts';
 import { type CliContext, statusOf, takesPassthrough } from '../context.ts';
 import { withDaemon } from '../daemon-process.ts';
 import { runExecStream } from '../exec-stream.ts';
-import { collect, parseEnv } from '../parse.ts';
+import { collect, parseEnv, parseUser } from '../parse.ts';
 import { enterRawMode, terminalSize, watchResize } from '../terminal.ts';
 
 interface ExecOptions {
@@ -17,6 +17,7 @@ interface ExecOptions {
   tty?: boolean;
   env?: string[];
   workdir?: string;
+  user?: { uid: number; gid?: number };
 }
 
 export function execCommand(context: CliContext): Command {
@@ -31,6 +32,11 @@ export function execCommand(context: CliContext): Command {
       collect((raw) => parseEnv('--env', raw)),
     )
     .option('-w, --workdir <dir>', 'working directory in the instance')
+    .option(
+      '-u, --user <uid[:gid]>',
+      'run as this user (default: root)',
+      (raw) => parseUser('--user', raw),
+    )
     .action(async (ref: string, options: ExecOptions) => {
       const spec = execSpec(context.passthrough, options);
       const status = await withDaemon((client) => {
@@ -57,6 +63,8 @@ function execSpec(argv: string[] | null, options: ExecOptions): ExecBody {
     argv,
     env: options.env,
     cwd: options.workdir,
+    uid: options.user?.uid,
+    gid: options.user?.gid ?? options.user?.uid,
     tty: options.tty === true,
     stdin: options.interactive === true,
     rows: size?.rows,

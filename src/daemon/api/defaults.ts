@@ -15,7 +15,7 @@ export const DEFAULT_RETRY: Readonly<RetryPolicy> = {
   initialBackoffMs: 10,
   maxBackoffMs: 250,
 };
-export const RETRY_TIMEOUT_MS_BOUNDS = { min: 0, max: 300_000 } as const;
+export const RETRY_TIMEOUT_MS_BOUNDS = { min: 1, max: 300_000 } as const;
 export const BACKOFF_MS_BOUNDS = { min: 1, max: 60_000 } as const;
 
 export const DEFAULT_IDLE: Readonly<IdlePolicy> = {
