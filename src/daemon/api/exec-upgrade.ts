@@ -29,16 +29,19 @@ export async function handleExecUpgrade(
 ): Promise<void> {
   let session: ExecSession;
   let rest: Buffer;
+  // The name or id prefix the client gave, until it is resolved.
+  let instanceId = ref;
   try {
     checkUpgradeHeader(req);
     const body = await readUpgradeBody(req, socket, head);
     rest = body.rest;
     const spec = parseWith(ExecBody, parseJson(body.body));
-    session = await deps.manager.exec(ref, spec);
+    instanceId = deps.manager.get(ref).id;
+    session = await deps.manager.exec(instanceId, spec);
     await started(session);
   } catch (error) {
     if (!(error instanceof AegisError)) {
-      deps.log.error({ err: error, instance: ref }, 'exec failed');
+      deps.log.error({ err: error, instance: instanceId }, 'exec failed');
     }
     refuseUpgrade(socket, error);
     return;
@@ -47,7 +50,7 @@ export async function handleExecUpgrade(
     `HTTP/1.1 101 ${STATUS_CODES[101]}\r\n` +
       `Upgrade: ${EXEC_UPGRADE}\r\nConnection: Upgrade\r\n\r\n`,
   );
-  pipeSession(session, socket, rest, deps.log.child({ instance: ref }));
+  pipeSession(session, socket, rest, deps.log.child({ instance: instanceId }));
 }
 
 function checkUpgradeHeader(req: IncomingMessage): void {

@@ -17,7 +17,7 @@ async function logs({ res, query, params, deps }: RequestContext) {
   const follow = queryFlag(query, 'follow');
   const tail = queryCount(query, 'tail');
   const ref = params.ref!;
-  deps.manager.get(ref);
+  const { id } = deps.manager.get(ref);
 
   const signal = abortOnClose(res);
   const lines = deps.manager.logs(ref, { follow, tail, signal });
@@ -31,7 +31,7 @@ async function logs({ res, query, params, deps }: RequestContext) {
   } catch (error) {
     // The status is sent; the last line carries the error instead.
     if (!signal.aborted) res.write(`${JSON.stringify(errorBody(error))}\n`);
-    deps.log.warn({ err: error, instance: ref }, 'log stream failed');
+    deps.log.warn({ err: error, instance: id }, 'log stream failed');
   }
   res.end();
 }
