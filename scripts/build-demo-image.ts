@@ -4,7 +4,8 @@
  * by root in the image whoever builds it, and the archive is reproducible
  * (sorted entries, fixed times).
  *
- * Usage: node scripts/build-demo-image.ts ROOTFS_DIR IMAGE_JSON OUTPUT_TAR
+ * Usage: node scripts/build-demo-image.ts ROOTFS_DIR IMAGE_JSON OUTPUT_TAR [REF]
+ * (REF defaults to aegis-demo:latest)
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -13,14 +14,16 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 
-const [rootfs, imageJson, output] = process.argv.slice(2);
+const [rootfs, imageJson, output, refName = 'aegis-demo:latest'] =
+  process.argv.slice(2);
 if (rootfs === undefined || imageJson === undefined || output === undefined) {
-  process.stderr.write('usage: build-demo-image.ts ROOTFS IMAGE_JSON OUTPUT\n');
+  process.stderr.write(
+    'usage: build-demo-image.ts ROOTFS IMAGE_JSON OUTPUT [REF]\n',
+  );
   process.exit(2);
 }
 
 const EPOCH = new Date(0);
-const REF_NAME = 'aegis-demo:latest';
 
 async function pack(
   add: (pack: tar.Pack) => Promise<void> | void,
@@ -84,6 +87,7 @@ const config = Buffer.from(
       Cmd: settings.cmd,
       Env: settings.env,
       WorkingDir: settings.workingDir,
+      User: settings.user,
       ExposedPorts: Object.fromEntries(
         settings.exposedPorts.map((port: number) => [`${port}/tcp`, {}]),
       ),
@@ -104,7 +108,7 @@ const index = JSON.stringify({
   manifests: [
     {
       ...descriptor('application/vnd.oci.image.manifest.v1+json', manifest),
-      annotations: { 'org.opencontainers.image.ref.name': REF_NAME },
+      annotations: { 'org.opencontainers.image.ref.name': refName },
     },
   ],
 });

@@ -23,11 +23,21 @@ export interface CliResult {
 export class Aegis {
   readonly home = mkdtempSync('/tmp/aegis-e2e-');
 
-  /** Runs `aegis ARGS…` to completion. */
-  run(args: string[], stdin: Buffer | string = ''): Promise<CliResult> {
+  /**
+   * Runs `aegis ARGS…` to completion. A command still running after
+   * timeoutMs is killed (its code is then null), so that a CLI that hangs
+   * fails its test instead of stalling the suite.
+   */
+  run(
+    args: string[],
+    stdin: Buffer | string = '',
+    timeoutMs = 180_000,
+  ): Promise<CliResult> {
     const child = spawn(process.execPath, [AEGIS, ...args], {
       env: { ...process.env, AEGIS_HOME: this.home },
       stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
     });
     let stdout = '';
     let stderr = '';

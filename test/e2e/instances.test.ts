@@ -4,12 +4,19 @@
  * tests, in order.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { guestDir } from '../../src/guest/artifacts.ts';
 import { findFreePort } from '../../src/vmm/ports.ts';
 import { Aegis, guestTestServer } from './helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const IMAGE = 'aegis-demo:latest';
 const MIB = 1024 * 1024;
@@ -225,8 +232,129 @@ describe('instances, end to end', () => {
     const lines = await followLines(aegis, 'chatty', 100_000);
     assert.equal(lines.length, 100_000);
     assert.ok(lines.every((line, index) => line === String(index + 1)));
+    const tail = await aegis.ok(['logs', '--tail', '2', 'chatty']);
+    assert.equal(tail, '99999\n100000\n');
+  });
+
+  it('ends logs -f when the workload has ended, and run --rm leaves nothing', async () => {
+    const before = await aegis.ok(['instance', 'ls', '-q']);
+    await aegis.ok(['run', '--name', 'once', IMAGE, '--', 'echo', 'finished']);
+    const followed = await aegis.run(['logs', '-f', 'once'], '', 30_000);
+    assert.equal(followed.code, 0, 'logs -f did not end');
+    assert.equal(followed.stdout, 'finished\n');
+    await aegis.ok(['instance', 'rm', 'once']);
+    const run = await aegis.ok(['run', '--rm', IMAGE, '--', 'echo', 'gone']);
+    assert.equal(run, 'gone\n');
+    assert.equal(await aegis.ok(['instance', 'ls', '-q']), before);
+  });
+
+  it("runs the workload as the image's config says, with Docker's overrides", async () => {
+    const image = await buildImage(aegis, 'aegis-demo:user', {
+      entrypoint: ['/bin/sh', '-c'],
+      cmd: ['echo "$(id -u):$(id -g):$(id -G) $(pwd) $GREETING"'],
+      env: ['PATH=/bin', 'GREETING=from-the-image'],
+      workingDir: '/tmp',
+      user: 'user',
+    });
+    const asConfigured = await aegis.ok(['run', '--rm', image]);
+    assert.equal(asConfigured, '1000:1000:1000 100 /tmp from-the-image\n');
+    const overridden = await aegis.ok([
+      'run',
+      '--rm',
+      '-e',
+      'GREETING=overridden',
+      image,
+      '--',
+      'echo $GREETING',
+    ]);
+    assert.equal(overridden, 'overridden\n');
+    const entrypoint = ['run', '--rm', '--entrypoint', '/bin/echo', image];
+    assert.equal(await aegis.ok([...entrypoint, '--', 'hi']), 'hi\n');
+  });
+
+  it('gives the guest the memory and CPUs asked for', async () => {
+    const output = await aegis.ok([
+      'run',
+      '--rm',
+      '--memory',
+      '256',
+      '--cpus',
+      '2',
+      IMAGE,
+      '--',
+      'sh',
+      '-c',
+      'nproc; grep MemTotal /proc/meminfo',
+    ]);
+    const [cpus, memory] = output.trim().split('\n');
+    assert.equal(cpus, '2');
+    const memTotalKib = Number(/(\d+) kB/.exec(memory ?? '')?.[1]);
+    assert.ok(
+      memTotalKib > 200 * 1024 && memTotalKib <= 256 * 1024,
+      `MemTotal is ${memTotalKib} kB`,
+    );
+  });
+
+  it('runs exec as the user, in the directory and with the variables given', async () => {
+    const output = await aegis.ok([
+      'exec',
+      '-u',
+      '1000:100',
+      '-w',
+      '/tmp',
+      '-e',
+      'MARK=set',
+      'my-instance',
+      '--',
+      'sh',
+      '-c',
+      'echo "$(id -u):$(id -g) $(pwd) $MARK"',
+    ]);
+    assert.equal(output, '1000:100 /tmp set\n');
+  });
+
+  it('restarts with a new boot, and rm -f frees the ports', async () => {
+    const before = await aegis.inspect('my-instance');
+    await aegis.ok(['instance', 'restart', 'my-instance']);
+    const after = await aegis.inspect('my-instance');
+    assert.equal(after.status.state, 'running');
+    assert.notEqual(after.status.startedAt, before.status.startedAt);
+    assert.equal((await fetch('http://127.0.0.1:8080/')).status, 200);
+
+    await aegis.ok(['instance', 'rm', '-f', 'my-instance']);
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(8080, '127.0.0.1', resolve);
+    });
+    server.close();
   });
 });
+
+/** Packs the demo root file system with another image config, and loads it. */
+async function buildImage(
+  aegis: Aegis,
+  ref: string,
+  config: Record<string, unknown>,
+): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'aegis-image-'));
+  try {
+    const json = path.join(dir, 'image.json');
+    writeFileSync(json, JSON.stringify({ ...config, exposedPorts: [] }));
+    const archive = path.join(dir, 'image.tar');
+    execFileSync(process.execPath, [
+      path.join(ROOT, 'scripts/build-demo-image.ts'),
+      path.join(guestDir(), 'demo-rootfs'),
+      json,
+      archive,
+      ref,
+    ]);
+    await aegis.ok(['image', 'load', '-i', archive]);
+    return ref;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function webSocketEcho(port: number): Promise<(string | number)[]> {
   const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
