@@ -145,6 +145,14 @@ describe('a booted demo VM', () => {
     assert.equal((await request).status, 200);
   });
 
+  it('sets the clock again after a long pause', async () => {
+    await guest.vm.pause();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await guest.vm.resume();
+    const skewS = await guestClockSkewS(guest.vm);
+    assert.ok(skewS <= 1, `guest clock is ${skewS} s off after a pause`);
+  });
+
   it('cannot reach services on the host loopback', async () => {
     let connections = 0;
     const server = net.createServer((socket) => {

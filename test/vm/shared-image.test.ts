@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { demoImage } from '../../src/guest/artifacts.ts';
 import { bootVm, execIn, httpGet, type TestVm } from '../helpers/guest.ts';
@@ -28,6 +28,10 @@ describe('two VMs of the same image', () => {
     assert.equal((await httpGet(first.port, '/whoami.txt')).body, 'first\n');
     assert.equal((await httpGet(second.port, '/whoami.txt')).body, 'second\n');
 
+    // Both VMMs have the image file itself open, not a copy of it.
+    for (const guest of guests) {
+      assert.ok(openFiles(guest.vm.pid).includes(image), 'a copy is used');
+    }
     // Each layer holds only what its guest wrote, not a copy of the image.
     for (const guest of guests) {
       const layer = guest.spec.disks[1]!.path;
@@ -37,6 +41,11 @@ describe('two VMs of the same image', () => {
     assert.equal(sha256(image), digestBefore, 'the image disk was written');
   });
 });
+
+function openFiles(pid: number): string[] {
+  const fdDir = `/proc/${pid}/fd`;
+  return readdirSync(fdDir).map((fd) => readlinkSync(`${fdDir}/${fd}`));
+}
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
