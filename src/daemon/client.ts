@@ -6,7 +6,6 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AegisError, ERROR_CODES, type ErrorCode } from '../errors.ts';
 import type { ExecBody } from './api/schemas.ts';
 import type { ImageView, LogLine } from './manager.ts';
@@ -131,9 +130,17 @@ export class DaemonClient {
       req.once('response', resolve);
       req.once('error', (error) => reject(unavailable(this.socketPath, error)));
     });
-    await pipeline(source, req).catch(() => {});
+    // The daemon may refuse the archive before it has all of it (a layer
+    // over the limits): stop sending then, but keep the connection open
+    // to read why. A pipeline would tear both down together.
+    source.on('error', (error) => req.destroy(error));
+    source.pipe(req);
     const res = await answered;
-    if ((res.statusCode ?? 500) >= 400) throw await readError(res);
+    if ((res.statusCode ?? 500) >= 400) {
+      source.unpipe(req);
+      source.destroy();
+      throw await readError(res);
+    }
     return (JSON.parse(await readText(res)) as { images: ImageView[] }).images;
   }
 
