@@ -36,6 +36,8 @@ export interface ImageStoreOptions {
   readonly log?: Logger;
   /** Bounds on unpacked bytes and entries, against decompression bombs. */
   readonly limits?: Partial<UnpackLimits>;
+  /** Registries (`host[:port]`) that may be reached over plain HTTP. */
+  readonly insecureRegistries?: readonly string[];
 }
 
 /** What an instance needs to boot from an image. Nothing is copied. */
@@ -66,6 +68,7 @@ export class ImageStore {
   readonly #blobs: BlobStore;
   readonly #log: Logger;
   readonly #limits: UnpackLimits;
+  readonly #insecure: ReadonlySet<string>;
   readonly #lock = new StoreLock();
 
   constructor(options: ImageStoreOptions) {
@@ -73,6 +76,7 @@ export class ImageStore {
     this.#blobs = new BlobStore(this.#layout);
     this.#log = (options.log ?? silentLogger).child({ component: 'images' });
     this.#limits = { ...DEFAULT_UNPACK_LIMITS, ...options.limits };
+    this.#insecure = new Set(options.insecureRegistries ?? []);
   }
 
   /** Pulls `rawRef` (asking the registry for the tag every time) and
@@ -87,7 +91,13 @@ export class ImageStore {
       await this.#ensureDirs();
       try {
         const fetchStartMs = Date.now();
-        const fetched = await fetchImage(this.#blobs, ref, options, progress);
+        const insecure = options.insecure ?? this.#insecure.has(ref.registry);
+        const fetched = await fetchImage(
+          this.#blobs,
+          ref,
+          { ...options, insecure },
+          progress,
+        );
         const fetchMs = Date.now() - fetchStartMs;
         const record = await prepareImage(this.#prepareContext(), {
           configDigest: fetched.configDigest,

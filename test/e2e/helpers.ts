@@ -22,6 +22,12 @@ export interface CliResult {
 
 export class Aegis {
   readonly home = mkdtempSync('/tmp/aegis-e2e-');
+  readonly #env: NodeJS.ProcessEnv;
+
+  /** `env` is added to this process's environment for every command. */
+  constructor(env: NodeJS.ProcessEnv = {}) {
+    this.#env = { ...process.env, ...env, AEGIS_HOME: this.home };
+  }
 
   /**
    * Runs `aegis ARGS…` to completion. A command still running after
@@ -34,7 +40,7 @@ export class Aegis {
     timeoutMs = 180_000,
   ): Promise<CliResult> {
     const child = spawn(process.execPath, [AEGIS, ...args], {
-      env: { ...process.env, AEGIS_HOME: this.home },
+      env: this.#env,
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: timeoutMs,
       killSignal: 'SIGKILL',

@@ -9,6 +9,7 @@ import type { Logger } from '../../log.ts';
 import { Router } from '../../router/index.ts';
 import { QemuBackend } from '../../vmm/qemu/qemu-backend.ts';
 import { overlaps } from '../expose.ts';
+import { imageSettings } from '../image-settings.ts';
 import type { ManagerContext } from '../main.ts';
 import type {
   CreateInstanceRequest,
@@ -30,6 +31,7 @@ export async function createInstanceManager(
   context: ManagerContext,
 ): Promise<VmInstanceManager> {
   const { paths, store, log } = context;
+  const { insecureRegistries, limits } = imageSettings(process.env);
   const manager = new VmInstanceManager({
     store,
     instancesDir: paths.instancesDir,
@@ -37,7 +39,12 @@ export async function createInstanceManager(
       backend: new QemuBackend(),
       router: new Router({ logger: log }),
       store,
-      images: new ImageStore({ root: path.join(paths.home, 'images'), log }),
+      images: new ImageStore({
+        root: path.join(paths.home, 'images'),
+        log,
+        limits,
+        insecureRegistries,
+      }),
       guest: guestArtifacts(),
       log,
     },
