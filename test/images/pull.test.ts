@@ -115,6 +115,32 @@ describe('pulling from a registry', () => {
     });
   });
 
+  test('refuses a manifest that is not the one its digest names', async () => {
+    const asked = await manifestDigest(registry.host, 'app/rich:v1');
+    const other = await manifestDigest(registry.host, 'multi:v1');
+    const proxy = await startProxy(registry.host, {
+      rewrite: {
+        from: `/v2/app/rich/manifests/${asked}`,
+        to: `/v2/multi/manifests/${other}`,
+      },
+    });
+    try {
+      const store = newStore('swapped');
+      await assert.rejects(
+        store.pull(`${proxy.host}/app/rich@${asked}`, quiet),
+        (error) => isAegisError(error, 'DIGEST_MISMATCH'),
+      );
+      assert.deepEqual(await storeEntries(join(work.path, 'swapped')), {
+        blobs: [],
+        images: [],
+        refs: [],
+        tmp: [],
+      });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('of a blob that does not match its digest keeps nothing of it', async () => {
     const proxy: TestProxy = await startProxy(registry.host, {
       corruptBlob: rich.layerDigests[0]!,

@@ -7,6 +7,8 @@ export interface ProxyMode {
   stallBlobsAfterBytes?: number;
   /** Flip a byte in the body of this blob. */
   corruptBlob?: string;
+  /** Serve what the registry has at `to` when `from` is asked for. */
+  rewrite?: { from: string; to: string };
   /** Demand bearer tokens issued to these credentials. */
   bearer?: { username: string; password: string };
 }
@@ -39,7 +41,9 @@ export async function startProxy(
   const proxy = { mode, blobRequests: [] as string[] } as TestProxy;
   const hanging = new Set<import('node:http').ServerResponse>();
   const server: Server = createServer((req, res) => {
-    const url = req.url ?? '/';
+    const asked = req.url ?? '/';
+    const url =
+      asked === proxy.mode.rewrite?.from ? proxy.mode.rewrite.to : asked;
     const bearer = proxy.mode.bearer;
     if (url.startsWith('/token')) {
       const expected =
