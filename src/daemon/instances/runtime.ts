@@ -35,7 +35,7 @@ export interface RuntimeDeps {
 }
 
 /** Sparse: only what the guest writes takes room on the host. */
-const LAYER_DISK_MIB = 4096;
+export const LAYER_DISK_MIB = 4096;
 const HELLO_TIMEOUT_MS = 60_000;
 /** Why the VM is going away, when the daemon itself made it go. */
 type Leaving = 'stop' | 'hibernate' | 'remove' | 'restore' | undefined;
