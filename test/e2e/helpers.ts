@@ -4,7 +4,7 @@
  * and the guest test server (test/fixtures/guest-tools) built statically.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,9 +96,11 @@ export class Aegis {
 /** The guest test server, compiled once per run as a static binary. */
 export function guestTestServer(): string {
   const out = path.join(ROOT, 'build/test/aegis-testd');
-  if (!existsSync(out)) {
+  const source = path.join(ROOT, 'test/fixtures/guest-tools/testd.c');
+  const stale =
+    !existsSync(out) || statSync(source).mtimeMs > statSync(out).mtimeMs;
+  if (stale) {
     mkdirSync(path.dirname(out), { recursive: true });
-    const source = path.join(ROOT, 'test/fixtures/guest-tools/testd.c');
     const cc = existsSync('/usr/bin/musl-gcc') ? 'musl-gcc' : 'gcc';
     execFileSync(cc, ['-static', '-Os', '-o', out, source]);
   }
