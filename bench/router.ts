@@ -26,6 +26,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DAEMON_NODE_FLAGS } from '../src/cli/daemon-process.ts';
 import { Router } from '../src/router/index.ts';
 
 const { values: args } = parseArgs({
@@ -114,9 +115,11 @@ async function runRouter(): Promise<void> {
 
 /** Starts this file in another role and resolves with the port it bound. */
 async function startRole(role: string, extra: string[] = []): Promise<number> {
+  // The router runs with the daemon's V8 flags, as it does in aegisd.
+  const flags = role === 'router' ? DAEMON_NODE_FLAGS : [];
   const child = spawn(
     process.execPath,
-    [import.meta.filename, '--role', role, ...extra],
+    [...flags, import.meta.filename, '--role', role, ...extra],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(child);

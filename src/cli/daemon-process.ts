@@ -23,10 +23,17 @@ export async function connect(paths: AegisPaths): Promise<DaemonClient> {
 }
 
 /** Starts aegisd detached, its output in aegisd.log; returns its pid. */
+/**
+ * A small young generation: the daemon's garbage is short-lived request
+ * state, and with V8's default semi-spaces a daemon holding 100
+ * hibernated instances sat at 161 MiB of RSS, against 116 MiB with this.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 export async function spawnDaemon(paths: AegisPaths): Promise<number> {
   await mkdir(paths.home, { recursive: true, mode: 0o700 });
   const log = await open(paths.daemonLog, 'a', 0o600);
-  const child = spawn(process.execPath, [AEGISD], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, AEGISD], {
     detached: true,
     stdio: ['ignore', log.fd, log.fd],
     env: { ...process.env, AEGIS_HOME: paths.home },
