@@ -11,14 +11,14 @@
  * Usage: node bench/scale-to-zero.ts [--runs 5] [--density 100]
  *        (after `bash scripts/setup.sh`)
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DaemonClient } from '../src/daemon/client.ts';
 import type { Instance, InstanceState } from '../src/daemon/model.ts';
 import { findFreePort } from '../src/vmm/ports.ts';
-import { Aegis } from '../test/e2e/helpers.ts';
+import { Aegis, vmmPids } from '../test/e2e/helpers.ts';
 import { formatMs, median, printTable } from './stats.ts';
 
 const { values: flags } = parseArgs({
@@ -167,21 +167,6 @@ function logDurations(instanceId: string, msg: string): number[] {
     if (record.durationMs !== undefined) durations.push(record.durationMs);
   }
   return durations;
-}
-
-/** QEMU processes of an instance, found by the name QEMU runs under. */
-function vmmPids(instanceId: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(`aegis-${instanceId}\0`)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
 }
 
 function daemonRssMib(): number {

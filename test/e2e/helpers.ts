@@ -4,7 +4,14 @@
  * and the guest test server (test/fixtures/guest-tools) built statically.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,4 +112,19 @@ export function guestTestServer(): string {
     execFileSync(cc, ['-static', '-Os', '-o', out, source]);
   }
   return out;
+}
+
+/** QEMU processes of an instance, found by the name QEMU runs under. */
+export function vmmPids(instanceId: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes(`aegis-${instanceId}\0`)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
 }

@@ -5,13 +5,13 @@
  * keep. Idle periods are short here; the defaults are minutes.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstanceState } from '../../src/daemon/model.ts';
 import { findFreePort } from '../../src/vmm/ports.ts';
-import { Aegis } from './helpers.ts';
+import { Aegis, vmmPids } from './helpers.ts';
 
 const IMAGE = 'aegis-demo:latest';
 
@@ -295,21 +295,6 @@ describe('scale to zero, end to end', () => {
     assert.deepEqual(vmmPids(id), live ? [status.vmmPid] : []);
   });
 });
-
-/** QEMU processes of an instance, found by the name QEMU runs under. */
-function vmmPids(instanceId: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(`aegis-${instanceId}\0`)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
-}
 
 function restoreLines(home: string): number {
   const log = readFileSync(path.join(home, 'aegisd.log'), 'utf8');

@@ -163,3 +163,12 @@ export async function guestClockSkewS(vm: QemuVm): Promise<number> {
   if (guestS > afterS) return guestS - afterS;
   return 0;
 }
+
+/** Polls until condition() holds; fails after timeoutMs. */
+export async function waitFor(condition: () => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

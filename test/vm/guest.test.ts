@@ -14,6 +14,7 @@ import {
   guestClockSkewS,
   httpGet,
   type TestVm,
+  waitFor,
 } from '../helpers/guest.ts';
 
 const LINES = 2000;
@@ -187,12 +188,4 @@ function joinLines(records: LogRecord[]): string[] {
     pending = [];
   }
   return lines;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LogRecord } from '../../src/control/channel.ts';
 import type { ExitStatus } from '../../src/control/messages.ts';
-import { bootVm, execIn, type TestVm } from '../helpers/guest.ts';
+import { bootVm, execIn, type TestVm, waitFor } from '../helpers/guest.ts';
 
 const AGENT_DIR = fileURLToPath(new URL('../../guest/agent', import.meta.url));
 
@@ -87,11 +87,3 @@ describe('the agent frame codec', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
