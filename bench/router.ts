@@ -108,7 +108,11 @@ async function runRouter(): Promise<void> {
     bindHost: HOST,
     hostPort: 0,
     protocol: args.protocol === 'tcp' ? 'tcp' : 'http',
-    target: { instanceId: 'bench', wake: async () => upstream },
+    // One boot of a running instance, as the daemon's wake() names it.
+    target: {
+      instanceId: 'bench',
+      wake: async () => ({ ...upstream, epoch: 'boot' }),
+    },
   });
   process.stdout.write(`${listener.address.port}\n`);
 }
