@@ -229,7 +229,9 @@ describe('instances, end to end', () => {
       '-c',
       'seq 1 100000; exec sleep 3600',
     ]);
-    const lines = await followLines(aegis, 'chatty', 100_000);
+    // A slow reader: it takes nothing for three seconds while the
+    // workload prints, so the daemon must hold back, not drop.
+    const lines = await followLines(aegis, 'chatty', 100_000, 3_000);
     assert.equal(lines.length, 100_000);
     assert.ok(lines.every((line, index) => line === String(index + 1)));
     const tail = await aegis.ok(['logs', '--tail', '2', 'chatty']);
@@ -434,6 +436,7 @@ async function followLines(
   aegis: Aegis,
   name: string,
   count: number,
+  stallMs: number,
 ): Promise<string[]> {
   const { spawn } = await import('node:child_process');
   const child = spawn(
@@ -448,6 +451,8 @@ async function followLines(
   );
   const lines: string[] = [];
   let pending = '';
+  child.stdout.pause();
+  setTimeout(() => child.stdout.resume(), stallMs);
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       pending += chunk.toString();
