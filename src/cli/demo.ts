@@ -1,107 +1,108 @@
-import { readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import { demoImage, guestArtifacts } from '../guest/artifacts.ts';
-import { createLayerDisk } from '../guest/layer.ts';
-import { createLogger } from '../log.ts';
-import { QemuBackend } from '../vmm/qemu/qemu-backend.ts';
+/**
+ * `aegis demo`: the product in one command. Loads the demo image the
+ * set-up built, starts it as an instance behind the router, as
+ * `aegis instance start --image aegis-demo:latest --expose PORT:7777`
+ * would, shows its first answer, and removes it on Ctrl-C.
+ */
+import { createReadStream } from 'node:fs';
+import { Command } from 'commander';
+import type { DaemonClient } from '../daemon/client.ts';
+import { isAegisError } from '../errors.ts';
+import { guestDir } from '../guest/artifacts.ts';
+import { formatReference, parseReference } from '../images/reference.ts';
+import { withDaemon } from './daemon-process.ts';
+import { parseInteger } from './parse.ts';
 
+const DEMO_IMAGE = 'aegis-demo:latest';
+const DEMO_NAME = 'aegis-demo';
 const DEMO_GUEST_PORT = 7777;
+/** The router answers 503 within its retry bound while the app starts. */
+const FIRST_ANSWER_ATTEMPTS = 20;
 
 interface DemoOptions {
   port: number;
   exit: boolean;
 }
 
-/** Boots the demo image and serves its page on a host port. */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('boot the demo image and serve its web page')
-    .option('-p, --port <port>', 'host port for the page', parsePort, 8080)
-    .option('--exit', 'stop after the first answer instead of serving')
-    .action((options: DemoOptions) => runDemo(options));
+    .description('start the demo image as an instance and serve its page')
+    .option(
+      '-p, --port <port>',
+      'host port for the page (default: 8080)',
+      (raw) => parseInteger('--port', raw, 1, 65_535),
+      8080,
+    )
+    .option('--exit', 'remove the instance after its first answer')
+    .action((options: DemoOptions) => withDaemon((c) => runDemo(c, options)));
 }
 
-async function runDemo(options: DemoOptions): Promise<void> {
-  const home = process.env.AEGIS_HOME ?? path.join(os.homedir(), '.aegis');
-  const dir = path.join(home, 'demo');
-  const image = demoImage();
-  const config = JSON.parse(await readFile(image.configPath, 'utf8'));
-  await rm(dir, { recursive: true, force: true });
-  await createLayerDisk(path.join(dir, 'layer.ext4'), 256);
+async function runDemo(client: DaemonClient, options: DemoOptions) {
+  await loadDemoImage(client);
+  await removeOldDemo(client);
   const started = performance.now();
-  const vm = await new QemuBackend().boot(
-    {
-      id: 'demo',
-      runDir: path.join(dir, 'run'),
-      ...guestArtifacts(),
-      memoryMib: 128,
-      cpus: 1,
-      disks: [
-        { path: image.diskPath, readOnly: true },
-        { path: path.join(dir, 'layer.ext4'), readOnly: false },
-      ],
-      forwards: [{ guestPort: DEMO_GUEST_PORT, hostPort: options.port }],
-    },
-    createLogger({ level: process.env.AEGIS_LOG_LEVEL ?? 'warn' }),
-  );
+  const instance = await client.createInstance({
+    image: DEMO_IMAGE,
+    name: DEMO_NAME,
+    cmd: null,
+    start: true,
+    exposes: [`${options.port}:${DEMO_GUEST_PORT}`],
+  });
+  const url = `http://127.0.0.1:${options.port}/`;
   try {
-    await serve(vm, config, options, started);
+    const page = await firstAnswer(url);
+    const ms = Math.round(performance.now() - started);
+    say(`instance ${DEMO_NAME} (${instance.id}) answered in ${ms} ms:`);
+    say(page.trim());
+    if (options.exit) return;
+    say(
+      `\nserving ${url}; press Ctrl-C to remove it. Meanwhile, try:\n` +
+        '  npx aegis instance ls\n' +
+        `  npx aegis exec ${DEMO_NAME} -- uname -a\n` +
+        `  npx aegis logs ${DEMO_NAME}\n` +
+        'It pauses after a minute without requests, hibernates five ' +
+        'minutes later, and wakes on the next one.',
+    );
+    await interrupted();
   } finally {
-    await vm.stop(5_000);
-    await rm(dir, { recursive: true, force: true });
+    await client.removeInstance(DEMO_NAME, true);
   }
 }
 
-type DemoVm = Awaited<ReturnType<QemuBackend['boot']>>;
+async function loadDemoImage(client: DaemonClient): Promise<void> {
+  const ref = formatReference(parseReference(DEMO_IMAGE));
+  const images = await client.listImages();
+  if (images.some((image) => image.refs.includes(ref))) return;
+  const archive = `${guestDir()}/demo.oci.tar`;
+  await client.loadImage(createReadStream(archive), null);
+}
 
-async function serve(
-  vm: DemoVm,
-  config: { entrypoint: string[]; cmd: string[]; env: string[] },
-  options: DemoOptions,
-  started: number,
-): Promise<void> {
-  const hello = await vm.channel.waitForHello(60_000);
-  const bootMs = Math.round(performance.now() - started);
-  say(`booted in ${bootMs} ms (agent ${hello.agentVersion})`);
-  vm.channel.on('log', (record) => say(`guest: ${record.line.toString()}`));
-  await vm.channel.start({
-    argv: [...config.entrypoint, ...config.cmd],
-    env: config.env,
-  });
-  const url = `http://127.0.0.1:${options.port}/`;
-  const page = await firstAnswer(url);
-  say(`GET ${url} answered:\n${page.trim()}`);
-  if (options.exit) return;
-  say('serving; press Ctrl-C to stop');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    void vm.exited.then(() => resolve());
-  });
+/** A demo left behind by an earlier run (its terminal was closed). */
+async function removeOldDemo(client: DaemonClient): Promise<void> {
+  try {
+    await client.removeInstance(DEMO_NAME, true);
+  } catch (error) {
+    if (!isAegisError(error, 'NOT_FOUND')) throw error;
+  }
 }
 
 async function firstAnswer(url: string): Promise<string> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-      return await response.text();
-    } catch (error) {
-      if (attempt >= 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(url);
+    const text = await response.text();
+    if (response.ok || attempt >= FIRST_ANSWER_ATTEMPTS) return text;
   }
+}
+
+function interrupted(): Promise<void> {
+  // Signal handlers alone do not keep the process alive.
+  const alive = setInterval(() => {}, 60_000);
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  }).finally(() => clearInterval(alive));
 }
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
-}
-
-function parsePort(raw: string): number {
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new InvalidArgumentError(`port "${raw}" is not 1 to 65535`);
-  }
-  return port;
 }
