@@ -149,6 +149,27 @@ describe('scale to zero, end to end', () => {
     assert.ok((await clockSkewS('counter')) <= 1, 'guest clock is off');
   });
 
+  it('answers requests that race the hibernation, losing none', async () => {
+    const port = await startCounter('racer', [
+      '--idle-pause',
+      'off',
+      '--idle-hibernate',
+      '1s',
+    ]);
+    const restoresBefore = restoreLines(aegis.home);
+    // The hibernation starts a second after each answer and takes about
+    // 15 ms: sweeping the next request's arrival across that window lands
+    // some of them while the snapshot is being written.
+    for (let offsetMs = -10; offsetMs <= 40; offsetMs += 2) {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 200, `at ${offsetMs} ms`);
+      await response.text();
+      await sleep(1_000 + offsetMs);
+    }
+    assert.ok(restoreLines(aegis.home) > restoresBefore, 'never hibernated');
+    await aegis.ok(['instance', 'rm', '-f', 'racer']);
+  });
+
   it('counts an explicit resume as activity', async () => {
     await waitForState('sleepy', 'hibernated');
     const resumedAt = Date.now();
