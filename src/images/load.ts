@@ -78,9 +78,17 @@ async function importOciLayout(
 async function importDockerSave(
   importer: BlobImporter,
 ): Promise<ArchivedImage[]> {
-  const raw = JSON.parse(
-    (await importer.read('manifest.json')).toString('utf8'),
-  );
+  const bytes = await importer.read('manifest.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new AegisError(
+      'IMAGE_UNSUPPORTED',
+      'manifest.json of the archive is not valid JSON; make the archive ' +
+        'again with docker save or skopeo',
+    );
+  }
   if (!Array.isArray(raw)) {
     throw new AegisError(
       'IMAGE_UNSUPPORTED',

@@ -90,6 +90,9 @@ export class TreeUnpacker {
 
   async #applyEntry(header: Header, body: EntryBody): Promise<void> {
     this.#countEntry(header.name);
+    // Whatever the type: a link or device entry may carry a body too,
+    // which is read and dropped, and must not be a free decompression.
+    this.#countBytes(header.size ?? 0, header.name);
     const relPath = cleanEntryPath(header.name, this.#layer);
     const name = baseOf(relPath);
 
@@ -137,7 +140,11 @@ export class TreeUnpacker {
       parentOf(relPath),
       this.#layer,
       rawName,
-      (created) => this.meta.set(created, IMPLICIT_DIR),
+      (created) => {
+        // Made for this layer: an opaque marker in it keeps it.
+        this.meta.set(created, IMPLICIT_DIR);
+        this.#layerPaths.add(created);
+      },
     );
   }
 
@@ -165,7 +172,6 @@ export class TreeUnpacker {
         break;
       case 'file':
       case 'contiguous-file':
-        this.#countBytes(header.size ?? 0, header.name);
         await writeFile(absPath, hostFileMode(meta.mode), body);
         break;
       case 'symlink':
@@ -224,7 +230,11 @@ export class TreeUnpacker {
     if (hidden === '' || hidden === '.' || hidden === '..') {
       throw unsafeEntry(this.#layer, rawName, 'whites out no valid name');
     }
-    await this.tree.remove(joinRel(parent, hidden));
+    // A whiteout hides what lower layers have; what its own layer wrote
+    // stays (OCI image spec, "Whiteouts").
+    const target = joinRel(parent, hidden);
+    if (this.#layerPaths.has(target)) return;
+    await this.tree.remove(target);
   }
 
   // An opaque directory hides everything lower layers put in it; what
