@@ -163,6 +163,21 @@ describe('pulling from a registry', () => {
     }
   });
 
+  test('downloads layers in parallel', async () => {
+    const proxy = await startProxy(registry.host, { delayBlobsMs: 200 });
+    try {
+      const store = newStore('parallel');
+      await store.pull(`${proxy.host}/app/rich:v1`, quiet);
+      assert.equal(proxy.blobRequests.length, 4, 'a config and three layers');
+      assert.ok(
+        proxy.maxOpenBlobRequests >= 2,
+        `at most ${proxy.maxOpenBlobRequests} blob request at once`,
+      );
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('asks the registry for the tag again on every pull', async () => {
     const store = newStore('moving');
     const ref = `${registry.host}/moving:latest`;

@@ -7,6 +7,8 @@ export interface ProxyMode {
   stallBlobsAfterBytes?: number;
   /** Flip a byte in the body of this blob. */
   corruptBlob?: string;
+  /** Hold each blob request this long before forwarding it. */
+  delayBlobsMs?: number;
   /** Serve what the registry has at `to` when `from` is asked for. */
   rewrite?: { from: string; to: string };
   /** Demand bearer tokens issued to these credentials. */
@@ -17,6 +19,8 @@ export interface TestProxy {
   host: string;
   /** Digests of the blob bodies served, in order. */
   blobRequests: string[];
+  /** The most blob requests that were open at one time. */
+  maxOpenBlobRequests: number;
   mode: ProxyMode;
   /** Resolves when a blob body has stalled, for the kill test. */
   stalled: Promise<void>;
@@ -38,7 +42,12 @@ export async function startProxy(
   const stalled = new Promise<void>((resolve) => {
     onStall = resolve;
   });
-  const proxy = { mode, blobRequests: [] as string[] } as TestProxy;
+  const proxy = {
+    mode,
+    blobRequests: [] as string[],
+    maxOpenBlobRequests: 0,
+  } as TestProxy;
+  let openBlobRequests = 0;
   const hanging = new Set<import('node:http').ServerResponse>();
   const server: Server = createServer((req, res) => {
     const asked = req.url ?? '/';
@@ -72,55 +81,67 @@ export async function startProxy(
     }
     const headers = { ...req.headers, host: upstream };
     delete headers.authorization;
-    const forward = request(
-      {
-        host: upstream.split(':')[0],
-        port: Number(upstream.split(':')[1]),
-        method: req.method,
-        path: url,
-        headers,
-      },
-      (upstreamRes) => {
-        const isBlob =
-          /\/blobs\/sha256:/.test(url) &&
-          req.method === 'GET' &&
-          upstreamRes.statusCode === 200;
-        if (isBlob)
-          proxy.blobRequests.push(url.slice(url.lastIndexOf('/') + 1));
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        if (!isBlob) {
-          upstreamRes.pipe(res);
-          return;
-        }
-        let sent = 0;
-        let flipped = false;
-        upstreamRes.on('data', (chunk: Buffer) => {
-          const limit = proxy.mode.stallBlobsAfterBytes;
-          if (
-            proxy.mode.corruptBlob !== undefined &&
-            url.endsWith(proxy.mode.corruptBlob) &&
-            !flipped
-          ) {
-            chunk = Buffer.from(chunk);
-            chunk[0] = (chunk[0] ?? 0) ^ 0xff;
-            flipped = true;
-          }
-          if (limit !== undefined && sent + chunk.length >= limit) {
-            res.write(chunk.subarray(0, Math.max(0, limit - sent)));
-            sent = limit;
-            upstreamRes.destroy();
-            hanging.add(res);
-            onStall();
+    if (/\/blobs\/sha256:/.test(url) && req.method === 'GET') {
+      openBlobRequests++;
+      proxy.maxOpenBlobRequests = Math.max(
+        proxy.maxOpenBlobRequests,
+        openBlobRequests,
+      );
+      res.once('close', () => openBlobRequests--);
+    }
+    const delayMs = /\/blobs\//.test(url) ? (proxy.mode.delayBlobsMs ?? 0) : 0;
+    const forwardRequest = (): void => {
+      const forward = request(
+        {
+          host: upstream.split(':')[0],
+          port: Number(upstream.split(':')[1]),
+          method: req.method,
+          path: url,
+          headers,
+        },
+        (upstreamRes) => {
+          const isBlob =
+            /\/blobs\/sha256:/.test(url) &&
+            req.method === 'GET' &&
+            upstreamRes.statusCode === 200;
+          if (isBlob)
+            proxy.blobRequests.push(url.slice(url.lastIndexOf('/') + 1));
+          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+          if (!isBlob) {
+            upstreamRes.pipe(res);
             return;
           }
-          sent += chunk.length;
-          res.write(chunk);
-        });
-        upstreamRes.on('end', () => res.end());
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
+          let sent = 0;
+          let flipped = false;
+          upstreamRes.on('data', (chunk: Buffer) => {
+            const limit = proxy.mode.stallBlobsAfterBytes;
+            if (
+              proxy.mode.corruptBlob !== undefined &&
+              url.endsWith(proxy.mode.corruptBlob) &&
+              !flipped
+            ) {
+              chunk = Buffer.from(chunk);
+              chunk[0] = (chunk[0] ?? 0) ^ 0xff;
+              flipped = true;
+            }
+            if (limit !== undefined && sent + chunk.length >= limit) {
+              res.write(chunk.subarray(0, Math.max(0, limit - sent)));
+              sent = limit;
+              upstreamRes.destroy();
+              hanging.add(res);
+              onStall();
+              return;
+            }
+            sent += chunk.length;
+            res.write(chunk);
+          });
+          upstreamRes.on('end', () => res.end());
+        },
+      );
+      forward.on('error', () => res.destroy());
+      req.pipe(forward);
+    };
+    setTimeout(forwardRequest, delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   proxy.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
