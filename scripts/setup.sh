@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up Aegis in this checkout: system packages (as root), Node 24 and
 # the npm dependencies, the guest kernel (cached), the guest agent, its
-# initramfs and the demo image. Safe to run again; cached steps are quick.
+# initramfs, the demo image and the router's TCP relay. Safe to run
+# again; cached steps are quick.
 #
 # Usage: bash scripts/setup.sh [--test]   (--test adds the test tools)
 set -euo pipefail
@@ -17,6 +18,7 @@ out="$PWD/build/guest"
 mkdir -p "$out"
 bash guest/kernel/build.sh "$out/vmlinux"
 make -s -C guest/agent OUT="$out"
+make -s -C native/relay OUT="$PWD/build/native"
 node_modules/.bin/node scripts/build-initrd.ts "$out/aegis-agent" \
   "$out/initrd.img"
 bash guest/demo/build.sh "$out" >/dev/null

@@ -1,4 +1,5 @@
 import { AegisError } from '../errors.ts';
+import { findNativeRelay } from './native-relay.ts';
 import type { ListenOptions, RetryPolicy, RouterProtocol } from './types.ts';
 
 export const DEFAULT_RETRY: Readonly<RetryPolicy> = {
@@ -12,8 +13,10 @@ export const DEFAULT_RETRY: Readonly<RetryPolicy> = {
 /** Generous: agent workloads may think for minutes before answering. */
 export const DEFAULT_RESPONSE_HEADER_TIMEOUT_MS = 300_000;
 
-export interface ParsedListenOptions extends Required<ListenOptions> {
+export interface ParsedListenOptions
+  extends Required<Omit<ListenOptions, 'nativeRelay'>> {
   retry: RetryPolicy;
+  nativeRelay: string | undefined;
 }
 
 /** Validates listen options at the edge and fills in the defaults. */
@@ -37,7 +40,12 @@ export function parseListenOptions(raw: ListenOptions): ParsedListenOptions {
     raw.responseHeaderTimeoutMs ?? DEFAULT_RESPONSE_HEADER_TIMEOUT_MS;
   checkInteger('responseHeaderTimeoutMs', responseHeaderTimeoutMs, 0);
 
-  return { ...raw, protocol, retry, responseHeaderTimeoutMs };
+  const nativeRelay =
+    raw.nativeRelay === false
+      ? undefined
+      : (raw.nativeRelay ?? findNativeRelay());
+
+  return { ...raw, protocol, retry, responseHeaderTimeoutMs, nativeRelay };
 }
 
 function parseProtocol(value: unknown): RouterProtocol {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { proxyRequest } from './http-exchange.ts';
 import type { ParsedListenOptions } from './options.ts';
 import type { ListenerStats } from './stats.ts';
-import { relayConnection } from './tcp-relay.ts';
+import { type RelayContext, relayConnection } from './tcp-relay.ts';
 import { proxyUpgrade } from './upgrade.ts';
 import { UpstreamPools } from './upstream-pool.ts';
 
@@ -47,10 +47,20 @@ export function createTcpServer(
   options: ParsedListenOptions,
   stats: ListenerStats,
 ): ProtocolServer {
-  const context = { target: options.target, policy: options.retry, stats };
+  const context: RelayContext = {
+    target: options.target,
+    policy: options.retry,
+    stats,
+    nativeRelay: options.nativeRelay,
+    relays: new Set(),
+  };
   const server = net.createServer(
     { allowHalfOpen: true, noDelay: true },
     (socket) => relayConnection(context, socket),
   );
-  return { server, release: async () => {} };
+  // Closing the listener cuts its connections, those in relays too.
+  const release = async () => {
+    for (const relay of context.relays) relay.kill('SIGKILL');
+  };
+  return { server, release };
 }

@@ -64,6 +64,11 @@ export interface ListenOptions {
    * start its response before the client gets 504. 0 disables the limit.
    */
   responseHeaderTimeoutMs?: number;
+  /**
+   * TCP only: the splice(2) relay to hand connections to. By default the
+   * one the set-up built, if any; false relays in this process.
+   */
+  nativeRelay?: string | false;
 }
 
 /** Monotonic counts per listener; the router logs no per-request lines. */
