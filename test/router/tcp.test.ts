@@ -124,8 +124,8 @@ for (const [relayName, nativeRelay] of RELAYS) {
 
     it('cuts relayed connections when the listener closes', async () => {
       const silent = net.createServer({ allowHalfOpen: true }, (socket) => {
-      socket.on('error', () => {});
-    });
+        socket.on('error', () => {});
+      });
       servers.push(silent);
       const upstreamPort = await listenOnFreePort(silent);
       const { router, listener, port } = await startRouter(
