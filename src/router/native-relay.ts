@@ -27,13 +27,14 @@ export function findNativeRelay(): string | undefined {
  * fd 1) and lets go of them here. What this process has already read
  * from either socket is written to the other first, so that no byte is
  * lost or reordered. Resolves with the relay once it runs; it exits when
- * both directions are done.
+ * both directions are done. Resolves with undefined, the sockets still
+ * here, when no process could be started (a full process table).
  */
 export async function handOff(
   relayPath: string,
   client: Socket,
   upstream: Socket,
-): Promise<ChildProcess> {
+): Promise<ChildProcess | undefined> {
   const fromClient = stopReading(client);
   const fromUpstream = stopReading(upstream);
   await Promise.all([
@@ -43,6 +44,10 @@ export async function handOff(
   const relay = spawn(relayPath, [], {
     stdio: [client, upstream, 'ignore'],
   });
+  // A failed spawn leaves no pid and reports an 'error' a tick later,
+  // which would be thrown without a listener; so would a failed kill.
+  relay.on('error', () => {});
+  if (relay.pid === undefined) return undefined;
   // The relay holds its own copies now; closing these sends nothing.
   client.removeAllListeners('close');
   upstream.removeAllListeners('close');

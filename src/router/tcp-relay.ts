@@ -60,6 +60,10 @@ function relayNatively(
 ): void {
   handOff(context.nativeRelay!, client, upstream).then(
     (relay) => {
+      if (relay === undefined) {
+        splice(client, upstream, onDone);
+        return;
+      }
       context.relays.add(relay);
       relay.once('close', () => {
         context.relays.delete(relay);

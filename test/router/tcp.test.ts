@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findNativeRelay } from '../../src/router/native-relay.ts';
 import {
@@ -163,3 +165,19 @@ for (const [relayName, nativeRelay] of RELAYS) {
 async function waitUntil(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
+
+describe('tcp relay, when the relay process cannot start', () => {
+  it('relays in the router process instead', async () => {
+    // What a full process table does to spawn, as a missing file does:
+    // no process, and an error a tick later.
+    const missing = join(tmpdir(), 'aegis-no-such-relay', 'aegis-relay');
+    const upstreamPort = await listenOnFreePort(replyAfterEnd());
+    const { router, port } = await startRouter(fixedTarget(upstreamPort), {
+      protocol: 'tcp',
+      nativeRelay: missing,
+    });
+    const reply = await halfCloseExchange(port, 'still relayed');
+    await router.close();
+    assert.equal(reply, 'got 13 bytes');
+  });
+});
