@@ -37,11 +37,6 @@ export class IdleTracker {
     return at === null ? null : new Date(at).toISOString();
   }
 
-  /** True while something is in flight or a lease holds the instance. */
-  get busy(): boolean {
-    return this.#active > 0 || this.#holdUntilMs > Date.now();
-  }
-
   open(): void {
     this.#active++;
     this.touch();

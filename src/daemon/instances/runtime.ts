@@ -135,7 +135,6 @@ export class InstanceRuntime {
       reason: `the VMM ended while the daemon was down (${why})`,
       finishedAt: new Date().toISOString(),
     });
-    this.logs.end();
   }
 
   async #reattach(pid: number | null): Promise<void> {
@@ -233,7 +232,6 @@ export class InstanceRuntime {
       if (vm === undefined) {
         if (this.state === 'hibernated') await this.#dropSnapshot();
         if (!isFinal(this.state)) this.#setStatus({ state: 'stopped' });
-        this.logs.end();
         return;
       }
       this.#setStatus({ state: 'stopping' });
@@ -463,7 +461,6 @@ export class InstanceRuntime {
   async #boot(): Promise<Vm> {
     const image = await this.#image();
     this.#workloadExit = undefined;
-    this.logs.reopen();
     this.#setStatus({
       state: 'starting',
       exitCode: null,
@@ -554,7 +551,6 @@ export class InstanceRuntime {
       this.#setStatus({ state: 'failed', reason, vmmPid: null, finishedAt });
       this.#log.warn({ code: exit.code, signal: exit.signal }, reason);
     }
-    if (isFinal(this.state)) this.logs.end();
     for (const wake of this.#exitWaiters.splice(0)) wake();
   }
 
@@ -601,7 +597,12 @@ export class InstanceRuntime {
     const before = this.state;
     const status = { ...this.#record.status, ...patch };
     this.#record = this.#deps.store.updateStatus(this.id, status);
-    if (this.state !== before) this.#idle.schedule(this.state);
+    if (this.state === before) return;
+    this.#idle.schedule(this.state);
+    // Followers of the log end with the workload, and wait again for a
+    // new run of it.
+    if (isFinal(this.state)) this.logs.end();
+    else if (this.state === 'starting') this.logs.reopen();
   }
 }
 
