@@ -10,10 +10,7 @@ import { PROJECT_ROOT } from '../guest/artifacts.ts';
  * throughput.
  */
 export function findNativeRelay(): string | undefined {
-  const file =
-    process.env.AEGIS_RELAY ??
-    path.join(PROJECT_ROOT, 'build/native/aegis-relay');
-  if (file === '') return undefined;
+  const file = path.join(PROJECT_ROOT, 'build/native/aegis-relay');
   try {
     accessSync(file, constants.X_OK);
     return file;

@@ -41,7 +41,7 @@ export function parseListenOptions(raw: ListenOptions): ParsedListenOptions {
   checkInteger('responseHeaderTimeoutMs', responseHeaderTimeoutMs, 0);
 
   const nativeRelay =
-    raw.nativeRelay === false
+    protocol !== 'tcp' || raw.nativeRelay === false
       ? undefined
       : (raw.nativeRelay ?? findNativeRelay());
 
