@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { InstanceState } from '../../src/daemon/model.ts';
+import type { Instance, InstanceState } from '../../src/daemon/model.ts';
 import { findFreePort } from '../../src/vmm/ports.ts';
 import { Aegis, vmmPids } from './helpers.ts';
 
@@ -85,7 +85,7 @@ describe('scale to zero, end to end', () => {
     return text
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as Awaited<ReturnType<Aegis['inspect']>>);
+      .map((line) => JSON.parse(line) as Instance);
   }
 
   async function count(port: number): Promise<number> {
@@ -220,12 +220,16 @@ describe('scale to zero, end to end', () => {
   });
 
   it('cold-boots when a snapshot cannot be restored, and says why', async () => {
-    const { id, config } = await waitForState('counter', 'hibernated');
-    const state = path.join(aegis.home, 'instances', id, 'run', 'state');
-    writeFileSync(state, 'not a snapshot');
-    const response = await fetch(
-      `http://127.0.0.1:${config.exposes[0]!.hostPort}/`,
+    const counter = await waitForState('counter', 'hibernated');
+    const state = path.join(
+      aegis.home,
+      'instances',
+      counter.id,
+      'run',
+      'state',
     );
+    writeFileSync(state, 'not a snapshot');
+    const response = await getRoot(counter);
     assert.equal(response.status, 200);
     assert.equal((await aegis.inspect('counter')).status.state, 'running');
     assert.match(
@@ -243,11 +247,9 @@ describe('scale to zero, end to end', () => {
     assert.equal((await aegis.inspect('steady')).status.state, 'hibernated');
     const after = await count(port);
     assert.ok(after > before, `count went from ${before} to ${after}`);
-    for (const { name, config } of instances) {
-      const response = await fetch(
-        `http://127.0.0.1:${config.exposes[0]!.hostPort}/`,
-      );
-      assert.equal(response.status, 200, `${name} does not answer`);
+    for (const instance of instances) {
+      const response = await getRoot(instance);
+      assert.equal(response.status, 200, `${instance.name} does not answer`);
     }
   });
 
@@ -267,9 +269,7 @@ describe('scale to zero, end to end', () => {
     const after = await count(port);
     assert.ok(after > before, `count went from ${before} to ${after}`);
     const sleepy = await waitForState('sleepy', 'hibernated');
-    const woken = await fetch(
-      `http://127.0.0.1:${sleepy.config.exposes[0]!.hostPort}/`,
-    );
+    const woken = await getRoot(sleepy);
     assert.equal(woken.status, 200, 'a hibernated instance was lost');
   });
 
@@ -316,6 +316,11 @@ describe('scale to zero, end to end', () => {
     assert.deepEqual(vmmPids(id), live ? [status.vmmPid] : []);
   });
 });
+
+/** GET / through the instance's first exposed port. */
+function getRoot(instance: Instance): Promise<Response> {
+  return fetch(`http://127.0.0.1:${instance.config.exposes[0]!.hostPort}/`);
+}
 
 function restoreLines(home: string): number {
   const log = readFileSync(path.join(home, 'aegisd.log'), 'utf8');
