@@ -112,6 +112,7 @@ async function runRouter(): Promise<void> {
     target: {
       instanceId: 'bench',
       wake: async () => ({ ...upstream, epoch: 'boot' }),
+      ready: () => ({ ...upstream, epoch: 'boot' }),
     },
   });
   process.stdout.write(`${listener.address.port}\n`);

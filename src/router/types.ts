@@ -27,6 +27,12 @@ export interface RouteTarget {
    */
   wake(): Promise<UpstreamAddress>;
   /**
+   * The address at once when the VM runs and nothing stands in the way,
+   * else undefined (then wake() is called). Lets a request on a running
+   * instance skip the wake's promise and timers.
+   */
+  ready?(): UpstreamAddress | undefined;
+  /**
    * Activity accounting for idle policies: `open` when an HTTP request, an
    * upgraded HTTP connection or a TCP connection starts, `close` when it
    * ends. Idle keep-alive client connections do not count as activity.

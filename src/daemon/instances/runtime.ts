@@ -175,6 +175,7 @@ export class InstanceRuntime {
           target: {
             instanceId: this.id,
             wake: () => this.upstream(expose.guestPort),
+            ready: () => this.readyUpstream(expose.guestPort),
             onActivity: (event) => this.#activity(event),
           },
         });
@@ -197,12 +198,24 @@ export class InstanceRuntime {
    * for the app) or refuses when the instance is not meant to run.
    */
   async upstream(guestPort: number): Promise<UpstreamAddress> {
+    const ready = this.readyUpstream(guestPort);
+    if (ready !== undefined) return ready;
+    const vm = await this.#lock.run(() => this.#wake('ingress'));
+    return this.#forwardTo(vm, guestPort);
+  }
+
+  /** The router's fast path: the address when no wake is needed. */
+  readyUpstream(guestPort: number): UpstreamAddress | undefined {
     // While a lifecycle step runs (a hibernation being written, a stop),
     // a connection waits for it rather than reach a VMM about to go.
-    const vm =
-      this.state === 'running' && this.#vm !== undefined && !this.#lock.busy
-        ? this.#vm
-        : await this.#lock.run(() => this.#wake('ingress'));
+    const vm = this.#vm;
+    if (this.state !== 'running' || vm === undefined || this.#lock.busy) {
+      return undefined;
+    }
+    return this.#forwardTo(vm, guestPort);
+  }
+
+  #forwardTo(vm: Vm, guestPort: number): UpstreamAddress {
     const forward = vm.forwards.find((f) => f.guestPort === guestPort);
     // A cold boot sets startedAt; a resume or a restore keeps it.
     const epoch = this.#record.status.startedAt ?? undefined;
