@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isAegisError } from '../errors.ts';
 
@@ -10,13 +9,21 @@ import { isAegisError } from '../errors.ts';
  *   wake() failed; Retry-After tells the client when to come back;
  * - 504: the upstream took the request but sent no response head within
  *   the response-header timeout.
+ * The others refuse a client's request before it goes anywhere.
  */
 export type RouterAnswer = 502 | 503 | 504;
+export type ClientError = 400 | 408 | 417 | 431 | 501 | 505;
 
 /** Seconds a client should wait after a 503 (RFC 9110 §10.2.3). */
 export const RETRY_AFTER_S = 2;
 
-const REASONS: Record<RouterAnswer, string> = {
+const REASONS: Record<RouterAnswer | ClientError, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  417: 'Expectation Failed',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
+  505: 'HTTP Version Not Supported',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -30,23 +37,21 @@ export function answerBody(status: RouterAnswer, cause?: unknown): string {
   return 'aegis: the upstream is not accepting connections; retry later\n';
 }
 
-export function answerResponse(
-  res: ServerResponse,
+/** A refused request; the connection closes after it. */
+export function refusal(status: ClientError, why: string): string {
+  return message(status, `aegis: ${why}\n`, true);
+}
+
+/**
+ * The full router answer, head and body. `close` adds Connection: close,
+ * for when the connection cannot carry another request.
+ */
+export function routerAnswer(
   status: RouterAnswer,
-  cause?: unknown,
-): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = answerBody(status, cause);
-  const headers: Record<string, string | number> = {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  };
-  if (status === 503) headers['retry-after'] = RETRY_AFTER_S;
-  res.writeHead(status, REASONS[status], headers);
-  res.end(body);
+  cause: unknown,
+  close: boolean,
+): string {
+  return message(status, answerBody(status, cause), close);
 }
 
 /** The same answer written on a raw socket, for upgrade requests. */
@@ -56,14 +61,21 @@ export function answerSocket(
   cause?: unknown,
 ): void {
   if (socket.destroyed) return;
-  const body = answerBody(status, cause);
+  socket.end(routerAnswer(status, cause, true));
+}
+
+function message(
+  status: RouterAnswer | ClientError,
+  body: string,
+  close: boolean,
+): string {
   const retryAfter = status === 503 ? `Retry-After: ${RETRY_AFTER_S}\r\n` : '';
-  socket.end(
+  return (
     `HTTP/1.1 ${status} ${REASONS[status]}\r\n` +
-      'Content-Type: text/plain; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      retryAfter +
-      'Connection: close\r\n\r\n' +
-      body,
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    retryAfter +
+    (close ? 'Connection: close\r\n' : '') +
+    `\r\n${body}`
   );
 }

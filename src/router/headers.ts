@@ -18,6 +18,12 @@ const HOP_BY_HOP = new Set([
 
 const VIA = '1.1 aegis';
 
+/** A head's fields: raw name/value pairs and each name in lower case. */
+export interface HeadFields {
+  rawHeaders: readonly string[];
+  names: readonly string[];
+}
+
 export interface ClientFacts {
   remoteAddress: string | undefined;
   upgrading: boolean;
@@ -30,10 +36,11 @@ export interface ClientFacts {
  * already answered `100 Continue` to the client (RFC 9110 §10.1.1).
  */
 export function rewriteRequestHeaders(
-  raw: readonly string[],
+  fields: HeadFields,
   facts: ClientFacts,
 ): string[] {
-  const dropped = connectionOptions(raw);
+  const { rawHeaders: raw, names } = fields;
+  const dropped = connectionOptions(fields);
   if (facts.upgrading) dropped.delete('upgrade');
   const out: string[] = [];
   let host = '';
@@ -44,7 +51,7 @@ export function rewriteRequestHeaders(
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
+    const lower = names[i / 2]!;
     if (lower === 'upgrade' && facts.upgrading) out.push(name, value);
     else if (HOP_BY_HOP.has(lower) || dropped.has(lower)) continue;
     else if (lower === 'expect') continue;
@@ -71,48 +78,67 @@ export function rewriteRequestHeaders(
 }
 
 /**
- * Filters a response's header object (lower-case names, as undici gives
- * them) in place and adds Via. Framing is left to this hop's server.
+ * Turns a response's raw header list into the list sent to the client:
+ * hop-by-hop fields and those Connection names go, Via is added. Framing
+ * fields are the caller's: it drops Content-Length when `dropLength`
+ * (a chunked body, RFC 9112 §6.3) and adds its own Transfer-Encoding.
  */
 export function rewriteResponseHeaders(
-  headers: Record<string, string | string[] | undefined>,
-): Record<string, string | string[] | undefined> {
-  const listed = headers.connection;
-  if (listed !== undefined) {
-    for (const name of splitTokens(listed)) delete headers[name];
+  fields: HeadFields,
+  dropLength = false,
+): string[] {
+  const { rawHeaders: raw, names } = fields;
+  const dropped = connectionOptions(fields);
+  const out: string[] = [];
+  let via = '';
+
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = names[i / 2]!;
+    if (HOP_BY_HOP.has(lower) || dropped.has(lower)) continue;
+    if (lower === 'via') via = join(via, raw[i + 1]!);
+    else if (dropLength && lower === 'content-length') continue;
+    else out.push(name, raw[i + 1]!);
   }
-  for (const name of HOP_BY_HOP) delete headers[name];
-  const via = headers.via;
-  headers.via = via === undefined ? VIA : join(String(via), VIA);
-  return headers;
+  out.push('Via', join(via, VIA));
+  return out;
 }
 
 /** Names listed in Connection header fields (RFC 9110 §7.6.1). */
-function connectionOptions(raw: readonly string[]): Set<string> {
+function connectionOptions(fields: HeadFields): Set<string> {
   const names = new Set<string>();
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== 'connection') continue;
-    for (const name of splitTokens(raw[i + 1]!)) names.add(name);
+  for (let i = 0; i < fields.names.length; i++) {
+    if (fields.names[i] !== 'connection') continue;
+    for (const name of splitTokens(fields.rawHeaders[2 * i + 1]!)) {
+      names.add(name);
+    }
   }
   return names;
 }
 
-function splitTokens(value: string | string[]): string[] {
-  const joined = Array.isArray(value) ? value.join(',') : value;
-  return joined
+function splitTokens(value: string): string[] {
+  return value
     .split(',')
     .map((token) => token.trim().toLowerCase())
     .filter((token) => token !== '');
 }
 
+/** The last element built: a connection sends the same one each time. */
+const lastElement = { client: '', host: '', element: '' };
+
 /** One forwarded-element of RFC 7239 §4 for this hop. */
 function forwardedElement(client: string, host: string): string {
+  if (client === lastElement.client && host === lastElement.host) {
+    return lastElement.element;
+  }
   // RFC 7239 §6: an IPv6 node is bracketed, which needs quoting.
   const node = client.includes(':') ? `"[${client}]"` : client || 'unknown';
   const parts = [`for=${node}`];
   if (host !== '') parts.push(`host=${tokenOrQuoted(host)}`);
   parts.push('proto=http');
-  return parts.join(';');
+  const element = parts.join(';');
+  Object.assign(lastElement, { client, host, element });
+  return element;
 }
 
 /** RFC 7239 §4 values are a token or a quoted-string (RFC 9110 §5.6.4). */

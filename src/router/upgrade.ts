@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { beginActivity } from './activity.ts';
 import { answerSocket } from './answers.ts';
 import { rewriteRequestHeaders } from './headers.ts';
+import { fieldLines, type RequestHead } from './http1/head.ts';
 import type { GiveUp } from './retry.ts';
 import { splice } from './splice.ts';
 import { noteTunnelOutcome, openTunnel, type TunnelContext } from './tunnel.ts';
@@ -21,9 +21,9 @@ export interface UpgradeContext extends TunnelContext {
  */
 export function proxyUpgrade(
   context: UpgradeContext,
-  req: IncomingMessage,
+  request: RequestHead,
   client: Socket,
-  head: Buffer,
+  early: Buffer,
 ): void {
   const { stats } = context;
   const endActivity = beginActivity(context.target, stats);
@@ -45,8 +45,8 @@ export function proxyUpgrade(
     }
 
     const upstream = outcome.value;
-    upstream.write(requestHead(req, client));
-    if (head.length > 0) upstream.write(head);
+    upstream.write(requestHead(request, client), 'latin1');
+    if (early.length > 0) upstream.write(early);
 
     const answer = await firstAnswer(upstream, context.responseHeaderTimeoutMs);
     if (answer !== 'answered' || client.destroyed) {
@@ -69,16 +69,13 @@ function answerGiveUp(client: Socket, outcome: GiveUp): void {
 }
 
 /** The request line and rewritten fields (RFC 9112 §3, §5). */
-function requestHead(req: IncomingMessage, client: Socket): string {
-  const headers = rewriteRequestHeaders(req.rawHeaders, {
+function requestHead(request: RequestHead, client: Socket): string {
+  const fields = rewriteRequestHeaders(request, {
     remoteAddress: client.remoteAddress,
     upgrading: true,
   });
-  let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  }
-  return `${text}\r\n`;
+  const line = `${request.method} ${request.target} HTTP/1.1\r\n`;
+  return `${line}${fieldLines(fields)}\r\n`;
 }
 
 /** Waits for the upstream's first byte, its loss, or the timeout. */

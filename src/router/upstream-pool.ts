@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { type buildConnector, Pool } from 'undici';
 import { connectWithProbation } from './probation.ts';
 import type { RetryPolicy, UpstreamAddress } from './types.ts';
 
@@ -22,44 +21,129 @@ export const MAX_CONNECTS_IN_FLIGHT = 8;
  */
 const FIRST_BYTE_HOLD_MS = 1_000;
 
+/** Idle connections kept per listener; more are closed when released. */
+const MAX_IDLE = 256;
+
 /**
- * Keep-alive connection pools to one instance's upstream, one pool per
- * address that wake() has returned (a restore may move the forward).
+ * An idle connection older than this is closed rather than reused: many
+ * servers drop idle keep-alive connections after 5 s (Node's default),
+ * and a request written as the server closes would be lost.
+ */
+const IDLE_REUSE_MS = 4_000;
+
+/** What reads an upstream connection while it carries an exchange. */
+export interface UpstreamUser {
+  onUpstreamData(chunk: Buffer): void;
+  /** The upstream sent its FIN. */
+  onUpstreamEnd(): void;
+  /** The connection closed or failed. */
+  onUpstreamGone(): void;
+}
+
+/** One connection to the upstream, handed from exchange to exchange. */
+export class UpstreamConnection {
+  readonly socket: Socket;
+  user: UpstreamUser | null = null;
+  idleSinceMs = 0;
+
+  constructor(socket: Socket, onIdleGone: (gone: UpstreamConnection) => void) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      if (this.user !== null) this.user.onUpstreamData(chunk);
+      // Bytes on an idle connection answer nothing: it is out of step.
+      else socket.destroy();
+    });
+    socket.on('end', () => this.user?.onUpstreamEnd());
+    socket.on('close', () => {
+      if (this.user !== null) this.user.onUpstreamGone();
+      else onIdleGone(this);
+    });
+    // 'close' follows every error and is where it is handled.
+    socket.on('error', () => {});
+    socket.resume();
+  }
+}
+
+/**
+ * Keep-alive connections to one instance's upstream, for the address that
+ * wake() returned last (a cold boot or a restore may move the forward).
  * A fresh connection goes through the probation until the upstream has
- * answered in the current epoch; a pooled connection has already carried
- * a response, so a guest process owns its far end and it is used at once.
+ * answered in the current epoch; a kept connection has already carried a
+ * response, so a guest process owns its far end and it is used at once.
  */
 export class UpstreamPools {
   readonly #policy: RetryPolicy;
   readonly #onConnect: () => void;
-  readonly #pools = new Map<string, Pool>();
-  readonly #headersTimeoutMs: number;
   readonly #gate = new Gate(MAX_CONNECTS_IN_FLIGHT);
+  #address: UpstreamAddress | null = null;
+  #idle: UpstreamConnection[] = [];
+  #closed = false;
   /** The epoch in which the upstream last answered a request. */
   #answeredEpoch: string | undefined;
 
-  constructor(
-    policy: RetryPolicy,
-    headersTimeoutMs: number,
-    onConnect: () => void,
-  ) {
+  constructor(policy: RetryPolicy, onConnect: () => void) {
     this.#policy = policy;
-    this.#headersTimeoutMs = headersTimeoutMs;
     this.#onConnect = onConnect;
   }
 
-  /** The pool for `address`; pools for older addresses are closed. */
-  poolFor(address: UpstreamAddress): Pool {
-    // A new epoch is a new boot: connections of the old one are dead.
-    const key = `${address.host}:${address.port}:${address.epoch ?? ''}`;
-    const existing = this.#pools.get(key);
-    if (existing !== undefined) return existing;
+  /** A kept connection to `address`, if there is one fit for use. */
+  takeIdle(address: UpstreamAddress): UpstreamConnection | undefined {
+    this.#selectAddress(address);
+    const staleMs = Date.now() - IDLE_REUSE_MS;
+    for (;;) {
+      const connection = this.#idle.pop();
+      if (connection === undefined) return undefined;
+      if (connection.idleSinceMs >= staleMs) return connection;
+      connection.socket.destroy();
+    }
+  }
 
-    for (const pool of this.#pools.values()) void pool.close();
-    this.#pools.clear();
-    const pool = this.#createPool(address);
-    this.#pools.set(key, pool);
-    return pool;
+  /**
+   * A kept connection, or a fresh one once it passed its probation.
+   * Rejects when no connection could be had; nothing was written then.
+   */
+  async acquire(
+    address: UpstreamAddress,
+    deadlineMs: number,
+    signal: AbortSignal,
+  ): Promise<UpstreamConnection> {
+    const kept = this.takeIdle(address);
+    if (kept !== undefined) return kept;
+
+    const answered =
+      address.epoch !== undefined && address.epoch === this.#answeredEpoch;
+    const release = await this.#gate.acquire();
+    let socket: Socket;
+    try {
+      socket = await connectWithProbation({
+        address,
+        probationMs: answered ? 0 : this.#policy.probationMs,
+        deadlineMs,
+        signal,
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    // Written at once, such a connection still holds its place until it
+    // has proved itself, so that a burst reaches the guest's listen
+    // backlog no faster than the guest answers.
+    if (answered) releaseOnFirstByte(socket, FIRST_BYTE_HOLD_MS, release);
+    else release();
+    this.#onConnect();
+    return new UpstreamConnection(socket, (gone) => this.#forget(gone));
+  }
+
+  /** Keeps a connection whose exchange ended cleanly for the next one. */
+  release(connection: UpstreamConnection, address: UpstreamAddress): void {
+    connection.user = null;
+    const fits = !this.#closed && sameBoot(address, this.#address);
+    if (!fits || this.#idle.length >= MAX_IDLE) {
+      connection.socket.destroy();
+      return;
+    }
+    connection.idleSinceMs = Date.now();
+    this.#idle.push(connection);
   }
 
   /** A response came through: an app listens in this epoch. */
@@ -73,49 +157,26 @@ export class UpstreamPools {
   }
 
   async destroy(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.allSettled(pools.map((pool) => pool.destroy()));
+    this.#closed = true;
+    for (const connection of this.#idle.splice(0)) connection.socket.destroy();
   }
 
-  #createPool(address: UpstreamAddress): Pool {
-    const origin = `http://${hostForUrl(address.host)}:${address.port}`;
-    return new Pool(origin, {
-      connect: (_options, callback) => this.#connect(address, callback),
-      pipelining: 1,
-      headersTimeout: this.#headersTimeoutMs,
-      // Streams (SSE, long downloads) may pause for any length of time.
-      bodyTimeout: 0,
-    });
+  /** A new address or epoch is a new boot: kept connections are dead. */
+  #selectAddress(address: UpstreamAddress): void {
+    if (sameBoot(address, this.#address)) return;
+    this.#address = address;
+    for (const connection of this.#idle.splice(0)) connection.socket.destroy();
   }
 
-  #connect(address: UpstreamAddress, callback: buildConnector.Callback): void {
-    const deadlineMs = Date.now() + this.#policy.timeoutMs;
-    const answered =
-      address.epoch !== undefined && address.epoch === this.#answeredEpoch;
-    const probationMs = answered ? 0 : this.#policy.probationMs;
-    void this.#gate.acquire().then(async (release) => {
-      let socket: Socket;
-      try {
-        socket = await connectWithProbation({
-          address,
-          probationMs,
-          deadlineMs,
-        });
-      } catch (error) {
-        release();
-        callback(error as Error, null);
-        return;
-      }
-      // Written at once, such a connection still holds its place until it
-      // has proved itself, so that a burst reaches the guest's listen
-      // backlog no faster than the guest answers.
-      if (answered) releaseOnFirstByte(socket, FIRST_BYTE_HOLD_MS, release);
-      else release();
-      this.#onConnect();
-      callback(null, socket);
-    });
+  #forget(gone: UpstreamConnection): void {
+    const at = this.#idle.indexOf(gone);
+    if (at >= 0) this.#idle.splice(at, 1);
   }
+}
+
+function sameBoot(a: UpstreamAddress, b: UpstreamAddress | null): boolean {
+  if (b === null) return false;
+  return a.port === b.port && a.host === b.host && a.epoch === b.epoch;
 }
 
 /** Calls release at the first byte read, the close, or after capMs. */
@@ -131,14 +192,9 @@ function releaseOnFirstByte(
     release();
   };
   const timer = setTimeout(done, capMs);
-  // The socket is paused and undici reads it with read(): this listener
-  // only watches; it does not make the socket flow.
+  // Only watches: the UpstreamConnection's own listener reads the bytes.
   socket.on('data', done);
   socket.on('close', done);
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Lets at most `limit` holders in at once, the rest in arrival order. */
