@@ -4,8 +4,9 @@
  *      through nginx (one worker, keep-alive upstream), with wrk;
  *   2. TCP: 1 GiB each way, directly and through the router.
  *
- *   node bench/router.ts [--seconds 5] [--connections 32] [--mib 1024]
- *                        [--http-upstream HOST:PORT] [--tcp-upstream HOST:PORT]
+ *   node bench/router.ts [--seconds 5] [--connections 32] [--rounds 3]
+ *                        [--mib 1024] [--http-upstream HOST:PORT]
+ *                        [--tcp-upstream HOST:PORT]
  *   node bench/router.ts --guest [--mib 256]
  *
  * --guest boots the demo VM (busybox httpd on guest port 7777, and the
@@ -16,6 +17,9 @@
  * means the forward itself and "router" means the router in front of it.
  * --tcp-upstream does the same for TCP; that peer must speak this bench's
  * tcp-peer protocol (`node bench/router.ts --role tcp-peer --port N`).
+ * The HTTP runs take turns (direct, router, nginx) for --rounds rounds and
+ * each figure is the median of its rounds, so that a burst of noise on
+ * this shared machine lands on one run rather than one contender.
  * Needs `wrk` and `nginx` (Debian packages); nginx is skipped if missing.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -37,6 +41,7 @@ const { values: args } = parseArgs({
     protocol: { type: 'string', default: 'http' },
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '3' },
     mib: { type: 'string', default: '1024' },
     'http-upstream': { type: 'string', default: '' },
     'tcp-upstream': { type: 'string', default: '' },
@@ -239,6 +244,20 @@ async function tcpRun(
   return mib / ((performance.now() - startedMs) / 1000);
 }
 
+/** Each figure's median over the runs (the middle one for odd counts). */
+function medians(results: WrkResult[]): WrkResult | undefined {
+  if (results.length === 0) return undefined;
+  const median = (pick: (result: WrkResult) => number): number => {
+    const sorted = results.map(pick).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  };
+  return {
+    rps: median((result) => result.rps),
+    p50Ms: median((result) => result.p50Ms),
+    p99Ms: median((result) => result.p99Ms),
+  };
+}
+
 function row(name: string, result: WrkResult, base?: WrkResult): void {
   const ratio = base ? ` (${((100 * result.rps) / base.rps).toFixed(0)}%)` : '';
   console.log(
@@ -255,25 +274,32 @@ async function benchHttp(): Promise<void> {
   const routerPort = await startRole('router', ['--upstream', target]);
   const nginxPort = await startNginx(upstream).catch(() => undefined);
 
-  console.log(`HTTP, wrk -t1 -c${args.connections} -d${args.seconds}s`);
+  const rounds = Number(args.rounds);
+  console.log(
+    `HTTP, wrk -t1 -c${args.connections} -d${args.seconds}s,` +
+      ` median of ${rounds} rounds`,
+  );
   // Warm-ups: connection pools, the JIT, and a guest's translated code.
-  for (const port of [upstream.port, routerPort, nginxPort]) {
-    if (port !== undefined) await wrk(port);
+  const ports = [upstream.port, routerPort, nginxPort];
+  for (const port of ports) if (port !== undefined) await wrk(port);
+  const runs: WrkResult[][] = [[], [], []];
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, port] of ports.entries()) {
+      if (port !== undefined) runs[i]!.push(await wrk(port));
+    }
   }
-  const direct = await wrk(upstream.port);
-  const routed = await wrk(routerPort);
-  row('direct', direct);
-  row('router', routed, direct);
-  const addedMs = (routed.p50Ms - direct.p50Ms).toFixed(3);
+  const [direct, routed, viaNginx] = runs.map(medians);
+  row('direct', direct!);
+  row('router', routed!, direct);
+  const addedMs = (routed!.p50Ms - direct!.p50Ms).toFixed(3);
   if (nginxPort === undefined) {
     console.log(`nginx: not installed; router adds ${addedMs} ms at p50`);
     console.log('goals: router ≥ 60% of direct, ≤ 0.5 ms added at p50');
     return;
   }
-  const viaNginx = await wrk(nginxPort);
-  row('nginx', viaNginx, direct);
+  row('nginx', viaNginx!, direct);
   console.log(
-    `router/nginx ${((100 * routed.rps) / viaNginx.rps).toFixed(0)}%` +
+    `router/nginx ${((100 * routed!.rps) / viaNginx!.rps).toFixed(0)}%` +
       `, router adds ${addedMs} ms at p50`,
   );
   console.log(
