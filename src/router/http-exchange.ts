@@ -163,10 +163,15 @@ export class Exchange implements UpstreamUser {
       this.#owner.socket.write(CONTINUE);
     }
 
-    socket.cork();
-    socket.write(this.#requestHeadText(), 'latin1');
-    for (const chunk of this.#held) socket.write(chunk);
-    socket.uncork();
+    const held = this.#held;
+    if (held.length === 0) socket.write(this.#requestHeadText(), 'latin1');
+    else {
+      // One write for the head and the body held so far.
+      socket.cork();
+      socket.write(this.#requestHeadText(), 'latin1');
+      for (const chunk of held) socket.write(chunk);
+      socket.uncork();
+    }
     const wasFull = this.#heldBytes >= MAX_HELD_BODY_BYTES;
     this.#held = [];
     this.#heldBytes = 0;
