@@ -184,7 +184,15 @@ export class ClientConnection implements ExchangeOwner {
 
   #onEnd(): void {
     this.#ended = true;
-    if (this.#exchange === null) this.#close();
+    const exchange = this.#exchange;
+    if (exchange === null) this.#close();
+    else if (!exchange.bodyDone) {
+      // The request body can never be complete: drop the exchange rather
+      // than leave the upstream waiting for the rest.
+      exchange.abort();
+      this.#exchange = null;
+      this.#close();
+    }
   }
 
   #onTimeout(): void {

@@ -276,4 +276,31 @@ describe('upstream misbehaviour', () => {
     assert.deepEqual(statuses(reply), [200, 200]);
     assert.equal(accepted, 2);
   });
+
+  it('drops a request whose client ends before its body is complete', {
+    timeout: 10_000,
+  }, async () => {
+    let upstreamClosed = (): void => {};
+    const closed = new Promise<void>((resolve) => {
+      upstreamClosed = resolve;
+    });
+    const upstream = http.createServer((req) => {
+      req.socket.on('close', () => upstreamClosed());
+      req.resume();
+    });
+    const { router, port } = await startRouter(
+      readyTarget(await listenOnFreePort(upstream)),
+    );
+    const client = net.connect(port, LOOPBACK);
+    client.on('error', () => {});
+    client.write('POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc');
+    await once(upstream, 'request');
+    client.end();
+
+    // Without the drop, the upstream would wait for 7 more bytes.
+    await closed;
+    if (!client.closed) await once(client, 'close');
+    await router.close();
+    await closeServer(upstream);
+  });
 });
