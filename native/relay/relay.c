@@ -15,12 +15,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define PIPE_BYTES (1 << 20)
 #define SPLICE_BYTES (1 << 20)
+#define UNSENT_BYTES (512 << 10)
 
 struct direction {
 	int from;
@@ -111,9 +114,19 @@ int main(void)
 {
 	struct direction up, down;
 	struct pollfd fds[2];
+	int unsent = UNSENT_BYTES;
 
 	if (open_direction(&up, 0, 1) < 0 || open_direction(&down, 1, 0) < 0)
 		return 2;
+	/*
+	 * Splicing is cheap, so the relay would otherwise queue megabytes of
+	 * unsent bytes in each socket; they wait there long enough to leave
+	 * the CPU caches, and the reader's copy then costs some 40% more.
+	 * Unlike SO_SNDBUF this leaves the bytes in flight alone, so a
+	 * distant peer still gets a full window.
+	 */
+	setsockopt(0, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent, sizeof(unsent));
+	setsockopt(1, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent, sizeof(unsent));
 	/* Spawned with the sockets as stdio, which the spawner made blocking. */
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 	fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
