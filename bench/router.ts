@@ -52,6 +52,11 @@ const { values: args } = parseArgs({
 const HOST = '127.0.0.1';
 const CHUNK = Buffer.alloc(1024 * 1024, 'aegis');
 const children: ChildProcess[] = [];
+// A run cut short (a closed pipe, an error) must not leave its upstream,
+// router and nginx processes behind.
+process.on('exit', () => {
+  for (const child of children) child.kill();
+});
 
 interface Address {
   host: string;
