@@ -115,6 +115,8 @@ export class Exchange implements UpstreamUser {
   }
 
   start(): void {
+    // The first bytes of the body may already have broken its framing.
+    if (this.#phase === 'done') return;
     const address = this.#context.target.ready?.();
     const kept =
       address === undefined ? undefined : this.#context.pools.takeIdle(address);

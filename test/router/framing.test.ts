@@ -78,10 +78,12 @@ describe('HTTP/1.1 framing through the router', () => {
   let upstream: http.Server;
   let port: number;
   const bodies: string[] = [];
+  let heads = 0;
   let close: () => Promise<void>;
 
   before(async () => {
     upstream = http.createServer((req, res) => {
+      heads++;
       let body = '';
       req.setEncoding('latin1');
       req.on('data', (chunk) => {
@@ -180,6 +182,19 @@ describe('HTTP/1.1 framing through the router', () => {
     assert.deepEqual(statuses(reply), [400]);
     assert.equal(closed, true);
     assert.equal(bodies.length, before, 'nothing reached the upstream');
+  });
+
+  it('refuses a malformed chunked body before the upstream sees it', async () => {
+    const before = heads;
+    const { reply, closed } = await exchange(
+      port,
+      'POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        'zz\r\nhello\r\n0\r\n\r\n',
+    );
+
+    assert.deepEqual(statuses(reply), [400]);
+    assert.equal(closed, true);
+    assert.equal(heads, before, 'no request head reached the upstream');
   });
 
   it('refuses a head over 16 KiB with 431', async () => {
