@@ -93,8 +93,12 @@ export class UpstreamPools {
     for (;;) {
       const connection = this.#idle.pop();
       if (connection === undefined) return undefined;
-      if (connection.idleSinceMs >= staleMs) return connection;
-      connection.socket.destroy();
+      const { socket } = connection;
+      // The upstream may have closed it a moment ago, its 'close' not
+      // yet seen: writing to it would turn a sure answer into a 502.
+      const open = socket.writable && !socket.readableEnded;
+      if (open && connection.idleSinceMs >= staleMs) return connection;
+      socket.destroy();
     }
   }
 
