@@ -5,6 +5,8 @@
  * de-facto X-Forwarded-* set; Via is added per RFC 9110 §7.6.3.
  */
 
+import type { Fields } from './http1/head.ts';
+
 /** Fields removed in both directions whether or not Connection names them. */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -18,12 +20,6 @@ const HOP_BY_HOP = new Set([
 
 const VIA = '1.1 aegis';
 
-/** A head's fields: raw name/value pairs and each name in lower case. */
-export interface HeadFields {
-  rawHeaders: readonly string[];
-  names: readonly string[];
-}
-
 export interface ClientFacts {
   remoteAddress: string | undefined;
   upgrading: boolean;
@@ -36,7 +32,7 @@ export interface ClientFacts {
  * already answered `100 Continue` to the client (RFC 9110 §10.1.1).
  */
 export function rewriteRequestHeaders(
-  fields: HeadFields,
+  fields: Fields,
   facts: ClientFacts,
 ): string[] {
   const { rawHeaders: raw, names } = fields;
@@ -84,7 +80,7 @@ export function rewriteRequestHeaders(
  * (a chunked body, RFC 9112 §6.3) and adds its own Transfer-Encoding.
  */
 export function rewriteResponseHeaders(
-  fields: HeadFields,
+  fields: Fields,
   dropLength = false,
 ): string[] {
   const { rawHeaders: raw, names } = fields;
@@ -105,7 +101,7 @@ export function rewriteResponseHeaders(
 }
 
 /** Names listed in Connection header fields (RFC 9110 §7.6.1). */
-function connectionOptions(fields: HeadFields): Set<string> {
+function connectionOptions(fields: Fields): Set<string> {
   const names = new Set<string>();
   for (let i = 0; i < fields.names.length; i++) {
     if (fields.names[i] !== 'connection') continue;

@@ -9,6 +9,7 @@ import { requestFraming } from './http1/framing.ts';
 import {
   fieldTokens,
   fieldValues,
+  HEAD_END,
   HeadError,
   MAX_REQUEST_HEAD_BYTES,
   parseRequestHead,
@@ -23,7 +24,6 @@ const HEAD_TIMEOUT_MS = 60_000;
 /** After a refusal, the client gets this long to read it before a reset. */
 const LINGER_MS = 2_000;
 
-const HEAD_END = Buffer.from('\r\n\r\n');
 const CR = 0x0d;
 const LF = 0x0a;
 
@@ -37,6 +37,7 @@ export class ClientConnection implements ExchangeOwner {
   readonly #context: HttpContext;
   #buffer: Buffer | null = null;
   #exchange: Exchange | null = null;
+  /** When the incomplete head in the buffer was first seen; 0: none. */
   #headStartedMs = 0;
   #closeAfter = false;
   #ended = false;
@@ -90,7 +91,6 @@ export class ClientConnection implements ExchangeOwner {
       if (end === chunk.length) return;
       rest = chunk.subarray(end);
     }
-    if (this.#buffer === null) this.#headStartedMs = Date.now();
     this.#buffer = this.#buffer ? Buffer.concat([this.#buffer, rest]) : rest;
     // A pipelined request waits, unread, until the one before is done.
     if (this.#exchange !== null) this.socket.pause();
@@ -115,13 +115,16 @@ export class ClientConnection implements ExchangeOwner {
     if (buffer === null) return false;
     const end = buffer.indexOf(HEAD_END);
     if (end < 0) {
+      // Only an incomplete head is timed: a complete one costs no clock.
+      if (this.#headStartedMs === 0) this.#headStartedMs = Date.now();
       if (buffer.length > MAX_REQUEST_HEAD_BYTES) {
         this.#refuse(431, 'request head too large');
-      } else if (Date.now() - this.#headStartedMs > HEAD_TIMEOUT_MS) {
+      } else if (this.#headTookTooLong()) {
         this.#refuse(408, 'request head took too long');
       }
       return false;
     }
+    this.#headStartedMs = 0;
     if (end > MAX_REQUEST_HEAD_BYTES) {
       this.#refuse(431, 'request head too large');
       return false;
@@ -151,7 +154,6 @@ export class ClientConnection implements ExchangeOwner {
     const bodyEnd = exchange.feedBody(buffer, bodyStart);
     if (bodyEnd < buffer.length) {
       this.#buffer = buffer.subarray(bodyEnd);
-      this.#headStartedMs = Date.now();
       this.socket.pause();
     }
     exchange.start();
@@ -198,9 +200,14 @@ export class ClientConnection implements ExchangeOwner {
   #onTimeout(): void {
     if (this.#exchange !== null || this.#closing) return;
     if (this.#buffer === null) this.socket.destroy();
-    else if (Date.now() - this.#headStartedMs > HEAD_TIMEOUT_MS) {
+    else if (this.#headTookTooLong()) {
       this.#refuse(408, 'request head took too long');
     }
+  }
+
+  #headTookTooLong(): boolean {
+    const startedMs = this.#headStartedMs;
+    return startedMs !== 0 && Date.now() - startedMs > HEAD_TIMEOUT_MS;
   }
 
   #refuse(status: ClientError, why: string): void {

@@ -7,6 +7,7 @@ import { type Framing, responseFraming } from './http1/framing.ts';
 import {
   fieldLines,
   fieldTokens,
+  HEAD_END,
   HeadError,
   MAX_RESPONSE_HEAD_BYTES,
   parseResponseHead,
@@ -18,14 +19,14 @@ import type { ListenerStats } from './stats.ts';
 import type { RetryPolicy, RouteTarget, UpstreamAddress } from './types.ts';
 import type {
   UpstreamConnection,
-  UpstreamPools,
+  UpstreamPool,
   UpstreamUser,
 } from './upstream-pool.ts';
 
 export interface HttpContext {
   target: RouteTarget;
   policy: RetryPolicy;
-  pools: UpstreamPools;
+  pool: UpstreamPool;
   stats: ListenerStats;
   responseHeaderTimeoutMs: number;
 }
@@ -44,7 +45,6 @@ export interface ExchangeOwner {
 /** Request body bytes held while no upstream connection is ready. */
 const MAX_HELD_BODY_BYTES = 64 * 1024;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-const HEAD_END = Buffer.from('\r\n\r\n');
 /** Up to this, body bytes read with the head join it in one write. */
 const SMALL_BODY_BYTES = 16 * 1024;
 
@@ -119,7 +119,7 @@ export class Exchange implements UpstreamUser {
     if (this.#phase === 'done') return;
     const address = this.#context.target.ready?.();
     const kept =
-      address === undefined ? undefined : this.#context.pools.takeIdle(address);
+      address === undefined ? undefined : this.#context.pool.takeIdle(address);
     if (kept !== undefined) this.#send(kept, address!);
     else this.#connect();
   }
@@ -134,11 +134,11 @@ export class Exchange implements UpstreamUser {
   }
 
   #connect(): void {
-    const { target, policy, pools, stats } = this.#context;
+    const { target, policy, pool, stats } = this.#context;
     const abort = new AbortController();
     this.#abort = abort;
     const attempt = (address: UpstreamAddress, deadlineMs: number) =>
-      pools.acquire(address, deadlineMs, abort.signal).then(
+      pool.acquire(address, deadlineMs, abort.signal).then(
         (value) => ({ kind: 'done' as const, value: { value, address } }),
         (error: unknown) => ({ kind: 'retry' as const, error }),
       );
@@ -275,12 +275,12 @@ export class Exchange implements UpstreamUser {
 
   /** Writes the response head, then the body bytes at `buffer[start:]`. */
   #respond(head: ResponseHead, buffer: Buffer, start: number): void {
-    const { stats, pools } = this.#context;
+    const { stats, pool } = this.#context;
     const framing = responseFraming(head, this.#head.method);
     const chunked = framing.kind === 'chunked';
     clearTimeout(this.#timer);
     stats.markReachable();
-    pools.markAnswered(this.#address!);
+    pool.markAnswered(this.#address!);
 
     this.#decode = chunked && this.#head.minor === 0;
     this.#closeDelimited = framing.kind === 'close';
@@ -381,7 +381,7 @@ export class Exchange implements UpstreamUser {
     // Its part is over: a slow client must not hold the next exchange.
     if (this.#upstreamPaused) upstream.socket.resume();
     if (this.#reusable && this.#requestBody.done) {
-      this.#context.pools.release(upstream, this.#address!);
+      this.#context.pool.release(upstream, this.#address!);
     } else {
       upstream.user = null;
       upstream.socket.destroy();
@@ -393,7 +393,7 @@ export class Exchange implements UpstreamUser {
 
   /** The upstream failed after the request was written: no replay. */
   #upstreamFailed(status: 502 | 504): void {
-    const { stats, pools } = this.#context;
+    const { stats, pool } = this.#context;
     const upstream = this.#upstream;
     if (upstream !== null) {
       upstream.user = null;
@@ -402,7 +402,7 @@ export class Exchange implements UpstreamUser {
     }
     if (status === 502) {
       stats.counters.badGateway++;
-      pools.markFailed();
+      pool.markFailed();
     } else stats.counters.gatewayTimeout++;
     this.#answer(status);
   }

@@ -97,7 +97,7 @@ export class RouterListener {
 
   /**
    * Stops accepting, cuts every client connection (upgraded and relayed
-   * ones included) and drops the upstream pools.
+   * ones included) and drops the upstream pool.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutDown();

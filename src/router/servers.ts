@@ -3,7 +3,7 @@ import { ClientConnection } from './http-connection.ts';
 import type { ParsedListenOptions } from './options.ts';
 import type { ListenerStats } from './stats.ts';
 import { type RelayContext, relayConnection } from './tcp-relay.ts';
-import { UpstreamPools } from './upstream-pool.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 
 /** A protocol's server plus what must be released with it. */
 export interface ProtocolServer {
@@ -16,17 +16,17 @@ export function createHttpServer(
   stats: ListenerStats,
 ): ProtocolServer {
   const { target, retry: policy, responseHeaderTimeoutMs } = options;
-  const pools = new UpstreamPools(policy, () => {
+  const pool = new UpstreamPool(policy, () => {
     stats.counters.upstreamConnects++;
   });
-  const context = { target, policy, pools, stats, responseHeaderTimeoutMs };
+  const context = { target, policy, pool, stats, responseHeaderTimeoutMs };
   // The router parses HTTP/1.1 itself (see http1/): node:http and undici
   // cost two thirds of its rate in front of a fast upstream.
   const server = net.createServer(
     { allowHalfOpen: true, noDelay: true },
     (socket) => new ClientConnection(context, socket),
   );
-  return { server, release: () => pools.destroy() };
+  return { server, release: () => pool.destroy() };
 }
 
 export function createTcpServer(

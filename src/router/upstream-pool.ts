@@ -71,7 +71,7 @@ export class UpstreamConnection {
  * answered in the current epoch; a kept connection has already carried a
  * response, so a guest process owns its far end and it is used at once.
  */
-export class UpstreamPools {
+export class UpstreamPool {
   readonly #policy: RetryPolicy;
   readonly #onConnect: () => void;
   readonly #gate = new Gate(MAX_CONNECTS_IN_FLIGHT);

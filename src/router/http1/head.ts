@@ -38,6 +38,9 @@ export interface ResponseHead extends Fields {
   reason: string;
 }
 
+/** Ends a head: the empty line after the last field (RFC 9112 §2.1). */
+export const HEAD_END = Buffer.from('\r\n\r\n');
+
 /** The largest head accepted from a client, as node:http's default. */
 export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
 /** A guest may send larger heads (cookies, CSP); still bounded. */
